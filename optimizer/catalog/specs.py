@@ -50,13 +50,16 @@ class GpuSpec(Frozen):
     fp4_dense_tflops: float | None = Field(default=None, description="Dense FP4 matrix peak, TFLOPS.")
     interconnect: str = Field(description="Scale-up link, e.g. `NVLink 4 via NVSwitch`.")
     interconnect_bw_gb_s: float = Field(
-        gt=0, description="Scale-up bandwidth per device per direction, GB/s (half the vendor's bidirectional)."
+        gt=0,
+        description="Scale-up bandwidth per device per direction, GB/s (half the vendor's bidirectional).",
     )
     max_tensor_parallel: int = Field(
         default=8, ge=1, description="Largest tensor-parallel group over the scale-up link (devices)."
     )
     tdp_w: float = Field(gt=0, description="Board power at full load, W.")
-    purchase_price_usd: float | None = Field(default=None, ge=0, description="Indicative price per device, USD.")
+    purchase_price_usd: float | None = Field(
+        default=None, ge=0, description="Indicative price per device, USD."
+    )
     aliases: tuple[str, ...] = Field(default=(), description="Other names that resolve to this entry.")
     source: str = Field(description="Where the numbers were read (URLs, files, commits).")
     as_of: str = Field(description="Date of the data, ISO date or `unknown`.")
@@ -70,7 +73,9 @@ class ModelSpec(Frozen):
     name: str
     hf_id: str = Field(description="Hugging Face repository id.")
     total_params_b: float = Field(gt=0, description="All parameters, billions.")
-    active_params_b: float = Field(gt=0, description="Parameters used per token (MoE: active experts), billions.")
+    active_params_b: float = Field(
+        gt=0, description="Parameters used per token (MoE: active experts), billions."
+    )
     num_layers: int = Field(gt=0, description="Decoder layers (transformer blocks on the generation path).")
     hidden_size: int = Field(gt=0)
     num_attention_heads: int = Field(gt=0)
@@ -81,21 +86,30 @@ class ModelSpec(Frozen):
     max_context_tokens: int = Field(gt=0)
     num_experts: int = Field(default=0, ge=0, description="Routed experts per MoE layer; 0 for dense models.")
     experts_per_token: int = Field(default=0, ge=0, description="Routed experts active per token.")
-    num_shared_experts: int = Field(default=0, ge=0, description="Always-active shared experts per MoE layer.")
+    num_shared_experts: int = Field(
+        default=0, ge=0, description="Always-active shared experts per MoE layer."
+    )
     moe_intermediate_size: int | None = Field(default=None, description="Expert MLP width where it differs.")
-    num_dense_layers: int = Field(default=0, ge=0, description="Leading dense (non-MoE) layers in an MoE model.")
+    num_dense_layers: int = Field(
+        default=0, ge=0, description="Leading dense (non-MoE) layers in an MoE model."
+    )
     expert_params_b: float | None = Field(
         default=None, description="Parameters in all routed experts together, billions (MoE only)."
     )
-    mla_kv_lora_rank: int | None = Field(default=None, description="MLA latent width cached per token per layer.")
-    mla_rope_head_dim: int | None = Field(default=None, description="MLA decoupled RoPE key width cached per layer.")
+    mla_kv_lora_rank: int | None = Field(
+        default=None, description="MLA latent width cached per token per layer."
+    )
+    mla_rope_head_dim: int | None = Field(
+        default=None, description="MLA decoupled RoPE key width cached per layer."
+    )
     encoder_layers: int = Field(default=0, ge=0, description="Encoder layers (encoder-decoder models only).")
     encoder_frames_per_30s: int | None = Field(
         default=None, description="Encoder positions per 30 s audio window (Whisper: 1500)."
     )
     modality: str = Field(default="text", description="`text` or `speech` (audio in, text out).")
     quality_score: float = Field(
-        default=0.0, description="Relative quality on a 0-100 scale (documented benchmark average); informative."
+        default=0.0,
+        description="Relative quality on a 0-100 scale (documented benchmark average); informative.",
     )
     aliases: tuple[str, ...] = ()
     source: str
@@ -118,14 +132,18 @@ class PrecisionSpec(Frozen):
     name: str
     bytes_per_weight: float = Field(gt=0, description="Storage bytes per weight, excluding scales.")
     scale_overhead_frac: float = Field(
-        default=0.0, ge=0, description="Extra weight bytes for scales/zero points, as a fraction of weight bytes."
+        default=0.0,
+        ge=0,
+        description="Extra weight bytes for scales/zero points, as a fraction of weight bytes.",
     )
     kv_bytes: float = Field(gt=0, description="Default KV-cache bytes per element with this precision.")
     compute_dtype: str = Field(
         description="Matrix dtype the GEMMs run in: `fp32`, `fp16`, `fp8`, `int8`, `fp4`."
     )
     relative_accuracy: float = Field(
-        gt=0, le=1.0, description="Typical task accuracy relative to BF16 (1.0 = no loss), from the cited study."
+        gt=0,
+        le=1.0,
+        description="Typical task accuracy relative to BF16 (1.0 = no loss), from the cited study.",
     )
     vllm_quantization: str | None = Field(
         default=None, description="vLLM `--quantization` value (None for unquantized)."
