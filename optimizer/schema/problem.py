@@ -11,7 +11,7 @@ Units appear in field names: `_ms` milliseconds, `_usd_per_gpu_hour` US dollars 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -107,9 +107,8 @@ class Demand(Frozen):
 
     @model_validator(mode="after")
     def _one_volume(self) -> Demand:
-        given = [
-            v for v in (self.requests_per_day, self.output_tokens_per_day, self.audio_hours_per_day) if v is not None
-        ]
+        volumes = (self.requests_per_day, self.output_tokens_per_day, self.audio_hours_per_day)
+        given = [v for v in volumes if v is not None]
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of requests_per_day, output_tokens_per_day, audio_hours_per_day"
@@ -176,8 +175,11 @@ class MeasuredThroughput(Frozen):
     """A user's own measurement for one configuration; replaces the model's estimate."""
 
     gpu: CatalogRef
+    """GPU measured (catalog name)."""
     precision: CatalogRef
+    """Precision measured (catalog name)."""
     tensor_parallel: int = Field(ge=1, le=72)
+    """Tensor-parallel degree measured (GPUs per replica)."""
     model: CatalogRef | None = None
     """Model measured (default: the workload's model)."""
     output_tokens_per_s_per_replica: PositiveFloat
@@ -192,16 +194,20 @@ class Workload(Frozen):
     """One serving workload: a model, its traffic, its targets and its rules."""
 
     id: Id
+    """Workload id, e.g. `chat`."""
     model: CatalogRef
     """Model to serve (catalog name)."""
     demand: Demand
+    """Traffic volume, its split over user regions and its daily profile."""
     request: RequestShape
+    """Request size (mean lengths, a histogram, or audio)."""
     slo: Slo
+    """Latency targets (interactive) or a deadline (batch)."""
     min_quality: Fraction = 0.0
     """Lowest acceptable relative accuracy of a precision against BF16 (e.g. 0.99 rules out INT4)."""
     precisions: tuple[CatalogRef, ...] | None = None
     """Precisions to consider (default: every catalog precision meeting `min_quality`)."""
-    tensor_parallel: tuple[int, ...] | None = None
+    tensor_parallel: tuple[Annotated[int, Field(ge=1, le=72)], ...] | None = None
     """Tensor-parallel degrees to consider (default: 1, 2, 4, 8 up to the GPU's limit)."""
     residency: Literal["user_region"] | tuple[Id, ...] | None = None
     """Data residency: `user_region` keeps each region's traffic in sites of that region's jurisdiction;
@@ -209,9 +215,13 @@ class Workload(Frozen):
     dedicated: bool = False
     """Dedicated capacity: this workload's replicas run on instances no other workload uses."""
     serverless: Serverless = Serverless()
+    """Whether and at what price a serverless API may absorb traffic."""
     speculative: Speculative | None = None
+    """Speculative decoding with a draft model; omitted: none."""
     alternatives: tuple[Alternative, ...] = ()
+    """Other models that may serve part of the traffic (model routing)."""
     measured: tuple[MeasuredThroughput, ...] = ()
+    """Measured throughputs that replace the performance model's estimates."""
     placement: Literal["centralized", "edge", "hybrid", "auto"] | None = None
     """Per-workload placement override (default: the policy's)."""
 
@@ -225,7 +235,9 @@ class UserRegion(Frozen):
     """Where users are."""
 
     id: Id
+    """Region id, e.g. `us_east`."""
     name: str | None = None
+    """Display name."""
     jurisdiction: Id | None = None
     """Legal area for data residency, e.g. `eu` or `us`."""
     utc_offset_hours: float = Field(default=0.0, ge=-12, le=14)
@@ -249,7 +261,9 @@ class CatalogPriceRef(Frozen):
     """Use the built-in reference price list for a provider and region."""
 
     provider: Id
+    """Price-list provider: `aws`, `gcp`, `azure`, `lambda` (see `optimizer catalog prices`)."""
     region: str
+    """Provider region as the price list names it, e.g. `us-east-1`."""
     instance_type: str | None = None
     """Which instance type's price to use (default: the cheapest matching this GPU and instance size)."""
 
@@ -279,12 +293,15 @@ class Site(Frozen):
     """A place replicas can run: a central cloud region or an edge location."""
 
     id: Id
+    """Site id, e.g. `aws_us_east_1`."""
     kind: Literal["central", "edge"] = "central"
+    """`central` (a large cloud region) or `edge` (a small site near users)."""
     jurisdiction: Id | None = None
     """Legal area for data residency."""
     latency_ms: dict[Id, NonNegFloat]
     """Network round-trip time from each user region it can serve, ms; regions not listed cannot use it."""
     offers: tuple[GpuOffer, ...]
+    """GPU types obtainable here, with prices."""
     sustainable_utilization: float = Field(default=0.8, gt=0.0, le=1.0)
     """Fraction of nominal replica capacity this site can keep busy (pool multiplexing)."""
     egress_usd_per_gb: NonNegFloat = 0.0
@@ -326,10 +343,15 @@ class PurchaseOptions(Frozen):
     """Which purchase options are allowed, and their terms. Omit an option to disallow it."""
 
     on_demand: bool = True
+    """Whether on-demand capacity (paid per hour, per period) is allowed."""
     spot: SpotOption | None = None
+    """Spot terms; omitted: spot is not allowed."""
     committed_1y: CommittedOption | None = None
+    """One-year commitment terms; omitted: not allowed."""
     committed_3y: CommittedOption | None = None
+    """Three-year commitment terms; omitted: not allowed."""
     owned: OwnedOption | None = None
+    """Terms of buying and hosting GPUs; omitted: not allowed."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,6 +363,7 @@ class Shortfall(Frozen):
     """Whether demand may go unmet, at a penalty."""
 
     allowed: bool = False
+    """Whether demand may go unmet (charged at the penalty)."""
     penalty_usd_per_million_tokens: NonNegFloat = 100.0
     """Cost charged per million unserved tokens (input + output)."""
 
@@ -358,16 +381,20 @@ class Policy(Frozen):
     budget_usd_per_month: PositiveFloat | None = None
     """Cap on total monthly cost."""
     shortfall: Shortfall = Shortfall()
+    """Whether demand may go unmet, at a penalty."""
     objective: Literal["min_cost"] = "min_cost"
     """What to optimise: total monthly cost."""
 
 
 class SolverSettings(Frozen):
     name: Literal["highs", "cbc"] = "highs"
+    """MIP solver: `highs` (default) or `cbc`."""
     time_limit_s: PositiveFloat = 60.0
+    """Wall-clock limit for the solve, seconds."""
     mip_gap: float = Field(default=1e-6, ge=0.0, le=1.0)
     """Relative gap at which the solver stops and calls the plan optimal."""
     threads: int | None = Field(default=None, ge=1)
+    """Solver threads (default: the solver's choice)."""
 
 
 class CatalogExtension(Frozen):
@@ -376,25 +403,38 @@ class CatalogExtension(Frozen):
     files: tuple[str, ...] = ()
     """YAML catalog files, relative to the problem file."""
     gpus: tuple[dict[str, Any], ...] = ()
+    """GPU entries: new GPUs, or partial overrides of catalog GPUs by id or alias."""
     models: tuple[dict[str, Any], ...] = ()
+    """Model entries: new models, or partial overrides by id or alias."""
     precisions: tuple[dict[str, Any], ...] = ()
+    """Precision entries: new precisions, or partial overrides by id or alias."""
 
 
 class Problem(Frozen):
     """A fleet-planning problem."""
 
     schema_version: Literal[1] = 1
+    """Version of this file format; only 1 exists."""
     name: Id
+    """Problem id (snake_case), used in plan and report names."""
     description: str = ""
+    """Free text: the scenario and where its numbers come from."""
     periods: Literal["hourly"] | tuple[Period, ...] | None = None
     """Named periods covering the day, or `hourly` (24 one-hour periods h00..h23); omitted: one flat day."""
     user_regions: tuple[UserRegion, ...]
+    """Where demand comes from; ids are referenced by `region_split` and `latency_ms`."""
     sites: tuple[Site, ...]
+    """Where replicas can run, with their GPU offers and prices."""
     purchase_options: PurchaseOptions = PurchaseOptions()
+    """Which purchase options are allowed, and their terms."""
     workloads: tuple[Workload, ...]
+    """The serving workloads to plan for."""
     policy: Policy = Policy()
+    """Fleet-wide rules: placement, headroom, GPU-type limit, budget, shortfall."""
     solver: SolverSettings = SolverSettings()
+    """MIP solver settings."""
     catalog: CatalogExtension = CatalogExtension()
+    """Additions to or overrides of the built-in catalog."""
 
     def period_list(self) -> tuple[Period, ...]:
         """The periods as a tuple (expands `hourly`, defaults to one 24-hour period `day`)."""
