@@ -1,0 +1,378 @@
+"""Fit the per-family efficiencies to published measurements; write data/calibration.yaml.
+
+    python -m optimizer.perf.calibrate [--data FILE.csv] [--out FILE.yaml] [--dry-run]
+
+Model: every scored row of the benchmark file is predicted with the full performance model
+(`optimizer.perf.benchmarks.predict_row`); the residual is r = ln(predicted / measured).
+
+Loss (minimised): sum over rows of a robust soft-L1 penalty d^2 (sqrt(1 + (r/d)^2) - 1), d = 0.1,
+plus a weak Gaussian prior pulling every parameter toward its documented datasheet-based default
+(one standard deviation costs about as much as one row 10% off), so parameters a family's rows
+cannot identify (e.g. compute efficiency from batch-1 decode rows only) stay at their defaults.
+
+Parameters: per family with rows, `bw_eff`, `compute_eff`, `step_overhead_ms`; global `attn_eff`,
+`roofline_sharpness`, `link_eff`, `moe_eff`. Nothing per row, per model or per GPU.
+
+Optimiser: deterministic Nelder-Mead (numpy only) in a bounded logit space, by block coordinate
+descent: each family's three parameters on that family's rows, then the globals on all rows,
+repeated until the loss stops improving. Same data + same code = same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import math
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from optimizer.perf.benchmarks import BenchmarkRow, Resolver, RowPrediction, default_resolver, predict_row
+from optimizer.perf.params import (
+    CALIBRATION_FILE,
+    FALLBACK_FAMILY_PARAMS,
+    GENERIC_FAMILY_PARAMS,
+    CalibrationParams,
+    FamilyParams,
+)
+from optimizer.perf.validation import summarize
+
+DELTA = 0.1
+"""Soft-L1 scale on ln(pred / measured): errors beyond ~10% grow linearly, not quadratically."""
+PRIOR_WEIGHT = DELTA**2 * (math.sqrt(2.0) - 1.0)
+"""Cost of a one-sigma departure from a parameter's default (= one row 10% off)."""
+FAILED_ROW_PENALTY = 1.0
+SWEEP_TOL = 1e-3
+"""Stop the block-coordinate sweeps when a sweep improves the loss by less than 0.1%."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    name: str
+    lo: float
+    hi: float
+    sigma: float
+    """Prior standard deviation around the default (natural units)."""
+
+
+FAMILY_BOUNDS = (
+    Bound("bw_eff", 0.30, 0.95, 0.15),
+    Bound("compute_eff", 0.15, 0.90, 0.15),
+    Bound("step_overhead_ms", 0.05, 15.0, 2.0),
+)
+GLOBAL_BOUNDS = (
+    Bound("attn_eff", 0.10, 1.00, 0.30),
+    Bound("roofline_sharpness", 1.0, 12.0, 4.0),
+    Bound("link_eff", 0.20, 1.00, 0.30),
+    Bound("moe_eff", 0.20, 1.00, 0.30),
+)
+
+
+def _to_x(v: float, b: Bound) -> float:
+    u = min(max((v - b.lo) / (b.hi - b.lo), 1e-6), 1.0 - 1e-6)
+    return math.log(u / (1.0 - u))
+
+
+def _from_x(x: float, b: Bound) -> float:
+    return b.lo + (b.hi - b.lo) / (1.0 + math.exp(-x))
+
+
+def nelder_mead(
+    f: Callable[[np.ndarray], float],
+    x0: np.ndarray,
+    *,
+    step: float = 0.5,
+    max_evals: int = 400,
+    tol: float = 1e-7,
+) -> tuple[np.ndarray, float]:
+    """Minimise f from x0 with the standard Nelder-Mead simplex (reflection 1, expansion 2,
+    contraction 0.5, shrink 0.5). Deterministic: same inputs, same path."""
+    n = len(x0)
+    simplex = [np.array(x0, dtype=float)]
+    for i in range(n):
+        v = np.array(x0, dtype=float)
+        v[i] += step
+        simplex.append(v)
+    values = [f(v) for v in simplex]
+    evals = n + 1
+    while evals < max_evals:
+        order = sorted(range(n + 1), key=lambda k: (values[k], k))
+        simplex = [simplex[k] for k in order]
+        values = [values[k] for k in order]
+        if abs(values[-1] - values[0]) <= tol * (abs(values[0]) + tol):
+            break
+        centroid = np.mean(simplex[:-1], axis=0)
+        worst = simplex[-1]
+        xr = centroid + (centroid - worst)
+        fr = f(xr)
+        evals += 1
+        if values[0] <= fr < values[-2]:
+            simplex[-1], values[-1] = xr, fr
+            continue
+        if fr < values[0]:
+            xe = centroid + 2.0 * (centroid - worst)
+            fe = f(xe)
+            evals += 1
+            if fe < fr:
+                simplex[-1], values[-1] = xe, fe
+            else:
+                simplex[-1], values[-1] = xr, fr
+            continue
+        xc = centroid + 0.5 * (worst - centroid) if fr >= values[-1] else centroid + 0.5 * (xr - centroid)
+        fc = f(xc)
+        evals += 1
+        if fc < min(fr, values[-1]):
+            simplex[-1], values[-1] = xc, fc
+            continue
+        for k in range(1, n + 1):
+            simplex[k] = simplex[0] + 0.5 * (simplex[k] - simplex[0])
+            values[k] = f(simplex[k])
+            evals += 1
+    best = int(np.argmin(values))
+    return simplex[best], float(values[best])
+
+
+def row_loss(results: Sequence[RowPrediction]) -> float:
+    total = 0.0
+    for r in results:
+        if r.skipped is not None and r.predicted is None:
+            continue
+        if r.predicted is None or r.predicted <= 0 or r.row.value <= 0 or not math.isfinite(r.predicted):
+            total += FAILED_ROW_PENALTY
+            continue
+        res = math.log(r.predicted / r.row.value)
+        total += DELTA**2 * (math.sqrt(1.0 + (res / DELTA) ** 2) - 1.0)
+    return total
+
+
+def _family_default(name: str) -> FamilyParams:
+    return FALLBACK_FAMILY_PARAMS.get(name, GENERIC_FAMILY_PARAMS)
+
+
+def _prior(values: Sequence[float], defaults: Sequence[float], bounds: Sequence[Bound]) -> float:
+    return PRIOR_WEIGHT * sum(
+        ((v - d) / b.sigma) ** 2 for v, d, b in zip(values, defaults, bounds, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class FitResult:
+    params: CalibrationParams
+    loss: float
+    results: tuple[RowPrediction, ...]
+    rows_by_family: dict[str, int]
+    sweeps: int
+
+
+def fit(
+    rows: Sequence[BenchmarkRow],
+    *,
+    resolver: Resolver | None = None,
+    base: CalibrationParams | None = None,
+    max_sweeps: int = 8,
+    max_evals: int = 400,
+) -> FitResult:
+    """Fit family and global parameters to `rows` (see module docstring)."""
+    res = resolver if resolver is not None else default_resolver()
+    params = base if base is not None else CalibrationParams(families=dict(FALLBACK_FAMILY_PARAMS))
+    first = [predict_row(r, res, params) for r in rows]
+    scored = [(r, p) for r, p in zip(rows, first, strict=True) if p.skipped is None]
+    by_family: dict[str, list[BenchmarkRow]] = {}
+    for r, p in scored:
+        by_family.setdefault(p.gpu_family or "?", []).append(r)
+    all_scored = [r for r, _ in scored]
+
+    def evaluate(ps: CalibrationParams, subset: Sequence[BenchmarkRow]) -> float:
+        return row_loss([predict_row(r, res, ps) for r in subset])
+
+    prev = math.inf
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):  # noqa: B007 - reported
+        for fam_name in sorted(by_family):
+            subset = by_family[fam_name]
+            cur = params.family(fam_name)
+            default = _family_default(fam_name)
+            d_vals = [default.bw_eff, default.compute_eff, default.step_overhead_ms]
+
+            def f_fam(
+                x: np.ndarray,
+                fam_name: str = fam_name,
+                cur: FamilyParams = cur,
+                subset: list[BenchmarkRow] = subset,
+                d_vals: list[float] = d_vals,
+                params: CalibrationParams = params,
+            ) -> float:
+                v = [_from_x(float(xi), b) for xi, b in zip(x, FAMILY_BOUNDS, strict=True)]
+                fp = replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], source="fitted")
+                return evaluate(params.with_family(fam_name, fp), subset) + _prior(v, d_vals, FAMILY_BOUNDS)
+
+            x0 = np.array(
+                [
+                    _to_x(v, b)
+                    for v, b in zip(
+                        [cur.bw_eff, cur.compute_eff, cur.step_overhead_ms], FAMILY_BOUNDS, strict=True
+                    )
+                ]
+            )
+            x, _ = nelder_mead(f_fam, x0, max_evals=max_evals)
+            v = [_from_x(float(xi), b) for xi, b in zip(x, FAMILY_BOUNDS, strict=True)]
+            params = params.with_family(
+                fam_name, replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], source="fitted")
+            )
+
+        g_default = CalibrationParams()
+        g_dvals = [g_default.attn_eff, g_default.roofline_sharpness, g_default.link_eff, g_default.moe_eff]
+
+        def f_glob(
+            x: np.ndarray, params: CalibrationParams = params, g_dvals: list[float] = g_dvals
+        ) -> float:
+            v = [_from_x(float(xi), b) for xi, b in zip(x, GLOBAL_BOUNDS, strict=True)]
+            ps = replace(params, attn_eff=v[0], roofline_sharpness=v[1], link_eff=v[2], moe_eff=v[3])
+            return evaluate(ps, all_scored) + _prior(v, g_dvals, GLOBAL_BOUNDS)
+
+        x0 = np.array(
+            [
+                _to_x(v, b)
+                for v, b in zip(
+                    [params.attn_eff, params.roofline_sharpness, params.link_eff, params.moe_eff],
+                    GLOBAL_BOUNDS,
+                    strict=True,
+                )
+            ]
+        )
+        x, loss = nelder_mead(f_glob, x0, max_evals=max_evals)
+        v = [_from_x(float(xi), b) for xi, b in zip(x, GLOBAL_BOUNDS, strict=True)]
+        params = replace(params, attn_eff=v[0], roofline_sharpness=v[1], link_eff=v[2], moe_eff=v[3])
+        converged = math.isfinite(prev) and prev - loss < SWEEP_TOL * max(abs(prev), 1e-9)
+        prev = loss
+        if converged:
+            break
+    results = tuple(predict_row(r, res, params) for r in rows)
+    return FitResult(params, prev, results, {k: len(v) for k, v in by_family.items()}, sweeps)
+
+
+def _round(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def calibration_document(
+    result: FitResult, data_path: Path, data_bytes: bytes, *, fit_date: str
+) -> dict[str, Any]:
+    p = result.params
+    families: dict[str, Any] = {}
+    for name in sorted(set(p.families) | set(FALLBACK_FAMILY_PARAMS)):
+        fam = p.family(name)
+        n = result.rows_by_family.get(name, 0)
+        families[name] = {
+            "bw_eff": _round(fam.bw_eff),
+            "compute_eff": _round(fam.compute_eff),
+            "step_overhead_ms": _round(fam.step_overhead_ms),
+            "allreduce_hop_us": _round(fam.allreduce_hop_us),
+            "source": "fitted" if n > 0 else "default",
+            "rows": n,
+        }
+    summary = summarize(result.results)
+    per_family: dict[str, Any] = {}
+    for name in sorted(result.rows_by_family):
+        apes = [
+            abs(r.predicted / r.row.value - 1.0) * 100.0
+            for r in result.results
+            if r.gpu_family == name and r.predicted is not None and r.row.value
+        ]
+        if apes:
+            per_family[name] = {
+                "count": len(apes),
+                "median_ape_pct": round(statistics.median(apes), 2),
+                "worst_ape_pct": round(max(apes), 2),
+            }
+    scored = sum(1 for r in result.results if r.predicted is not None)
+    return {
+        "generated_by": "python -m optimizer.perf.calibrate",
+        "fit_date": fit_date,
+        "data_file": str(data_path.name),
+        "data_sha256": hashlib.sha256(data_bytes).hexdigest(),
+        "rows_total": len(result.results),
+        "rows_scored": scored,
+        "loss": _round(result.loss, 6),
+        "sweeps": result.sweeps,
+        "global": {
+            "attn_eff": _round(p.attn_eff),
+            "roofline_sharpness": _round(p.roofline_sharpness),
+            "link_eff": _round(p.link_eff),
+            "moe_eff": _round(p.moe_eff),
+            "kv_mem_fraction": p.kv_mem_fraction,
+            "runtime_reserve_gb": p.runtime_reserve_gb,
+            "max_num_tokens": p.max_num_tokens,
+            "max_num_seqs": p.max_num_seqs,
+            "kv_block_tokens": p.kv_block_tokens,
+        },
+        "families": families,
+        "residuals": {
+            m: {
+                "count": s.count,
+                "median_ape_pct": round(s.median_ape_pct, 2),
+                "mean_ape_pct": round(s.mean_ape_pct, 2),
+                "worst_ape_pct": round(s.worst_ape_pct, 2),
+            }
+            for m, s in summary.items()
+        },
+        "residuals_by_family": per_family,
+    }
+
+
+def default_data_path() -> Path:
+    return Path(str(resources.files("optimizer.perf").joinpath("data", "published_benchmarks.csv")))
+
+
+def default_output_path() -> Path:
+    return Path(str(resources.files("optimizer.perf").joinpath("data", CALIBRATION_FILE)))
+
+
+def run(data: Path, out: Path | None, *, fit_date: str | None = None, max_sweeps: int = 8) -> dict[str, Any]:
+    """Fit on `data`; write the YAML to `out` (None: do not write); return the document."""
+    from optimizer.perf.benchmarks import read_benchmarks
+
+    rows = read_benchmarks(data)
+    result = fit(rows, max_sweeps=max_sweeps)
+    doc = calibration_document(
+        result, data, data.read_bytes(), fit_date=fit_date or dt.date.today().isoformat()
+    )
+    if out is not None:
+        header = (
+            "# Fitted performance-model parameters. Generated by `python -m optimizer.perf.calibrate`;\n"
+            "# do not edit by hand (re-run the command). See docs/performance-model.md.\n"
+        )
+        out.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return doc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m optimizer.perf.calibrate", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--data", type=Path, default=None, help="benchmark CSV (default: the packaged copy)")
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output YAML (default: the packaged calibration.yaml)"
+    )
+    ap.add_argument("--dry-run", action="store_true", help="fit and print, do not write")
+    ap.add_argument("--date", default=None, help="fit date to record (default: today)")
+    args = ap.parse_args(argv)
+    data = args.data or default_data_path()
+    out = None if args.dry_run else (args.out or default_output_path())
+    doc = run(data, out, fit_date=args.date)
+    print(yaml.safe_dump({k: doc[k] for k in ("global", "families", "residuals")}, sort_keys=False))
+    if out is not None:
+        print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Public entry points: capacity of one replica under latency targets, and operating-point predictions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
+from optimizer.perf.params import CalibrationParams, default_params
+from optimizer.perf.serving import OperatingPoint, Server, SpecSetup
+from optimizer.perf.step import Replica
+from optimizer.perf.workload import request_work
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Mean request shape: prompt tokens, generated tokens, and (speech models) audio seconds."""
+
+    input_tokens: float
+    output_tokens: float
+    audio_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Speculative decoding with a draft model on the same ranks and precision as the target."""
+
+    model: ModelSpec
+    acceptance_rate: float
+    draft_tokens: int
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What one replica sustains for one request shape.
+
+    `fits=False`: the configuration cannot run (reason says why); every rate is 0.
+    `fits=True` with `requests_per_s == 0`: it runs, but cannot meet the latency targets.
+    """
+
+    fits: bool
+    reason: str | None
+    requests_per_s: float
+    output_tokens_per_s: float
+    batch: int
+    """Running sequences at the operating point (rounded up: the max-num-seqs setting)."""
+    max_batch: int
+    """Most sequences of this shape whose KV fits (continuous batching)."""
+    ttft_ms: float
+    """Server-side mean time to first token at the operating point."""
+    tpot_ms: float
+    weights_gb_per_gpu: float
+    kv_gb_per_gpu: float
+    """KV cache in use at the operating point, per device."""
+    memory_gb_per_gpu: float
+    """Weights + runtime/activation reserve + KV in use, per device."""
+    kv_budget_gb_per_gpu: float = 0.0
+    """KV cache budget per device: kv_mem_fraction x (memory - weights - reserve)."""
+    max_model_len: int = 0
+    """Engine max model length implied by the shape (prompt + output, speech: per window + frames)."""
+    e2e_ms: float = 0.0
+    prefill_share: float = 0.0
+    """Share of GPU time spent on prompt processing at the operating point."""
+    tensor_parallel: int = 1
+
+
+def _replica(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    precision: PrecisionSpec,
+    tp: int,
+    shape: Shape,
+    draft: Draft | None,
+    params: CalibrationParams,
+) -> Server:
+    rep = Replica(model, gpu, precision, tp, params)
+    work = request_work(model, shape.input_tokens, shape.output_tokens, shape.audio_seconds)
+    spec = None
+    if draft is not None:
+        spec = SpecSetup(
+            Replica(draft.model, gpu, precision, tp, params), draft.acceptance_rate, draft.draft_tokens
+        )
+    return Server(rep, work, spec)
+
+
+def why_not_fit(server: Server) -> str | None:
+    """Reason the configuration cannot run, or None."""
+    rep = server.rep
+    model, gpu, tp = rep.model, rep.gpu, rep.tp
+    if tp < 1:
+        return f"tensor parallel {tp} < 1"
+    if tp > gpu.max_tensor_parallel:
+        return f"tensor parallel {tp} exceeds {gpu.name}'s scale-up domain ({gpu.max_tensor_parallel})"
+    if model.num_attention_heads % tp != 0:
+        return f"{model.num_attention_heads} attention heads are not divisible by tensor parallel {tp}"
+    if model.encoder_layers == 0 and server.work.kv_tokens_peak > model.max_context_tokens:
+        return (
+            f"request of {server.work.kv_tokens_peak:.0f} tokens exceeds {model.name}'s context "
+            f"({model.max_context_tokens})"
+        )
+    mem = server.memory
+    if mem.kv_budget_bytes_per_gpu <= 0:
+        return (
+            f"weights {mem.weights_bytes_per_gpu / 1e9:.1f} GB/GPU + reserve "
+            f"{mem.reserve_bytes_per_gpu / 1e9:.1f} GB exceed usable {mem.usable_bytes_per_gpu / 1e9:.1f} GB "
+            f"of {gpu.name} at tp={tp}"
+        )
+    if server.max_batch_static < 1:
+        return (
+            f"no room for one {server.work.kv_tokens_peak:.0f}-token sequence: KV budget "
+            f"{mem.kv_budget_bytes_per_gpu / 1e9:.2f} GB/GPU"
+        )
+    return None
+
+
+def _capacity(
+    server: Server, point: OperatingPoint | None, reason: str | None, *, fits: bool = True
+) -> Capacity:
+    mem = server.memory
+    w = server.work
+    weights = mem.weights_bytes_per_gpu / 1e9
+    reserve = mem.reserve_bytes_per_gpu / 1e9
+    max_len = math.ceil(
+        w.kv_tokens_peak
+        if server.rep.model.encoder_layers == 0
+        else w.kv_tokens_peak - (server.rep.model.encoder_frames_per_30s or 0)
+    )
+    if point is None:
+        return Capacity(
+            fits=fits,
+            reason=reason,
+            requests_per_s=0.0,
+            output_tokens_per_s=0.0,
+            batch=0,
+            max_batch=server.max_batch,
+            ttft_ms=0.0,
+            tpot_ms=0.0,
+            weights_gb_per_gpu=weights,
+            kv_gb_per_gpu=0.0,
+            memory_gb_per_gpu=weights + reserve,
+            kv_budget_gb_per_gpu=max(mem.kv_budget_bytes_per_gpu, 0.0) / 1e9,
+            max_model_len=max_len,
+            tensor_parallel=server.rep.tp,
+        )
+    batch = math.ceil(point.batch - 1e-9) if point.batch > 0 else 0
+    blk = server.rep.params.kv_block_tokens
+    kv = point.batch * (w.kv_tokens_mean + blk / 2.0) * mem.kv_bytes_per_token_per_gpu / 1e9
+    return Capacity(
+        fits=True,
+        reason=reason,
+        requests_per_s=point.requests_per_s,
+        output_tokens_per_s=point.output_tokens_per_s,
+        batch=batch,
+        max_batch=server.max_batch,
+        ttft_ms=point.ttft_s * 1e3,
+        tpot_ms=point.tpot_s * 1e3,
+        weights_gb_per_gpu=weights,
+        kv_gb_per_gpu=kv,
+        memory_gb_per_gpu=weights + reserve + kv,
+        kv_budget_gb_per_gpu=max(mem.kv_budget_bytes_per_gpu, 0.0) / 1e9,
+        max_model_len=max_len,
+        e2e_ms=point.e2e_s * 1e3,
+        prefill_share=point.prefill_share,
+        tensor_parallel=server.rep.tp,
+    )
+
+
+def replica_capacity(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    precision: PrecisionSpec,
+    tp: int,
+    shape: Shape,
+    ttft_ms: float | None,
+    tpot_ms: float | None,
+    *,
+    draft: Draft | None = None,
+    params: CalibrationParams | None = None,
+) -> Capacity:
+    """Highest sustained request rate of one replica at which mean TTFT <= ttft_ms and TPOT <= tpot_ms.
+
+    Targets of None are unconstrained; with both None this is the max-throughput point (largest
+    batch that fits). TTFT is server-side (network latency is the caller's). A configuration that
+    does not fit returns fits=False, its reason, and zero capacity.
+    """
+    p = params if params is not None else default_params()
+    server = _replica(model, gpu, precision, tp, shape, draft, p)
+    reason = why_not_fit(server)
+    if reason is not None:
+        return _capacity(server, None, reason, fits=False)
+    ttft_s = None if ttft_ms is None else ttft_ms / 1e3
+    tpot_s = None if tpot_ms is None else tpot_ms / 1e3
+    if (ttft_s is not None and ttft_s <= 0) or (tpot_s is not None and tpot_s <= 0):
+        return _capacity(server, None, "cannot meet non-positive latency targets")
+    point = server.best_meeting(ttft_s, tpot_s)
+    if point is None:
+        light = server.steady(1e-3)
+        return _capacity(
+            server,
+            None,
+            f"cannot meet targets: an idle replica gives TTFT "
+            f"{light.ttft_s * 1e3:.0f} ms, TPOT {light.tpot_s * 1e3:.1f} ms",
+        )
+    return _capacity(server, point, None)
+
+
+Mode = Literal["max_throughput", "concurrency", "batch", "static_batch", "qps", "targets"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A predicted operating point plus the replica's memory picture."""
+
+    mode: Mode
+    capacity: Capacity
+    """Memory fields, max batch and the operating point's rates and latencies."""
+    overloaded: bool = False
+    """QPS mode: the requested rate exceeds the replica's maximum (TTFT grows without bound)."""
+
+
+def predict(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    precision: PrecisionSpec,
+    tp: int,
+    shape: Shape,
+    *,
+    concurrency: float | None = None,
+    batch: float | None = None,
+    static: bool = False,
+    qps: float | None = None,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    draft: Draft | None = None,
+    params: CalibrationParams | None = None,
+) -> Prediction:
+    """Predict one operating point of one replica.
+
+    Exactly one load description is used, in this order: `concurrency` (closed loop), `batch`
+    (continuous batching with that many running sequences, or one static batch if `static`),
+    `qps` (Poisson arrivals), latency targets (capacity), or none (max throughput).
+    """
+    p = params if params is not None else default_params()
+    server = _replica(model, gpu, precision, tp, shape, draft, p)
+    reason = why_not_fit(server)
+    mode: Mode
+    if concurrency is not None:
+        mode = "concurrency"
+    elif batch is not None:
+        mode = "static_batch" if static else "batch"
+    elif qps is not None:
+        mode = "qps"
+    elif ttft_ms is not None or tpot_ms is not None:
+        mode = "targets"
+    else:
+        mode = "max_throughput"
+    if reason is not None:
+        return Prediction(mode, _capacity(server, None, reason, fits=False))
+    if mode == "targets":
+        return Prediction(
+            mode, replica_capacity(model, gpu, precision, tp, shape, ttft_ms, tpot_ms, draft=draft, params=p)
+        )
+    overloaded = False
+    if concurrency is not None:
+        point = server.closed_loop(concurrency)
+    elif batch is not None:
+        point = (
+            server.static_batch(int(batch)) if static else server.steady(min(batch, float(server.max_batch)))
+        )
+    elif qps is not None:
+        point = server.at_rate(qps)
+        overloaded = point.overloaded
+    else:
+        point = server.max_throughput()
+    return Prediction(mode, _capacity(server, point, None), overloaded)
