@@ -142,7 +142,7 @@ class FleetData:
     supply_max_gpus: dict[tuple[str, str], int] = field(default_factory=dict)
     """(site, gpu) -> most GPUs obtainable across options."""
     spot_max_share: float = 1.0
-    """Per workload and period: spot capacity <= share x total capacity."""
+    """Per workload and period: spot GPUs <= share x all of the workload's GPUs."""
     max_gpu_types: int | None = None
     min_replicas_per_active_site: int = 0
     budget_usd_per_month: float | None = None

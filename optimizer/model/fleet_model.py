@@ -1,0 +1,136 @@
+"""`FleetModel`: the PuLP problem plus its variables, constraints and cost terms, keyed by ids.
+
+Keys (None stands for "every period" in variables of fixed purchase options):
+
+- replicas   (candidate, site, option, period | None)                   integer
+- instances  (site, gpu, option, period | None, tenant)                 integer
+- traffic    (workload, region, site, candidate, period)                continuous, rps
+- serverless (workload, region, period)                                 continuous, rps
+- unmet      (workload, region, period)                                 continuous, rps
+- active     (workload, site)                                           binary
+- gpu_used   (gpu,)                                                     binary
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pulp
+
+from optimizer.model.bounds import Bounds
+from optimizer.model.data import COST_TERMS, FleetData
+from optimizer.model.index import FleetIndex
+from optimizer.model.names import Names
+
+ReplicaKey = tuple[str, str, str, str | None]
+InstanceKey = tuple[str, str, str, str | None, str]
+TrafficKey = tuple[str, str, str, str, str]
+DemandKey = tuple[str, str, str]
+Key = tuple[str | None, ...]
+
+SPENDING_TERMS = tuple(t for t in COST_TERMS if t != "shortfall_penalty")
+"""Cost terms that are money spent (the budget caps these); the shortfall penalty is not spent."""
+
+
+@dataclass(eq=False)
+class FleetModel:
+    """A built MIP. Variables and constraints are reachable by key; cost terms by name."""
+
+    data: FleetData
+    index: FleetIndex
+    problem: Any
+    """The `pulp.LpProblem` (minimise)."""
+    names: Names = field(default_factory=Names)
+    elastic: bool = False
+    """Diagnosis variant: unmet demand allowed everywhere and the budget relaxed by a priced slack."""
+    omitted: frozenset[str] = frozenset()
+    """Constraint families left out (diagnosis only)."""
+
+    replicas: dict[ReplicaKey, pulp.LpVariable] = field(default_factory=dict)
+    instances: dict[InstanceKey, pulp.LpVariable] = field(default_factory=dict)
+    traffic: dict[TrafficKey, pulp.LpVariable] = field(default_factory=dict)
+    serverless: dict[DemandKey, pulp.LpVariable] = field(default_factory=dict)
+    unmet: dict[DemandKey, pulp.LpVariable] = field(default_factory=dict)
+    active: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    gpu_used: dict[str, pulp.LpVariable] = field(default_factory=dict)
+    budget_slack: pulp.LpVariable | None = None
+
+    cost_terms: dict[str, pulp.LpAffineExpression] = field(default_factory=dict)
+    """One expression per data.COST_TERMS entry, USD per month; the objective is their sum."""
+    violation: pulp.LpAffineExpression | None = None
+    """Elastic models only: unmet demand that the input does not allow, as a share of demand."""
+    constraints: dict[str, dict[Key, pulp.LpConstraint]] = field(default_factory=lambda: defaultdict(dict))
+    """family -> key -> constraint."""
+    family_rows: dict[str, int] = field(default_factory=dict)
+    """Build family (build.CONSTRAINT_FAMILIES name) -> rows it added."""
+
+    # ---- construction helpers (used by the add_* functions) ----
+
+    def new_var(
+        self, family: str, key: Key, *, integer: bool = False, low: float = 0.0, up: float | None = None
+    ) -> pulp.LpVariable:
+        """A variable named `family__key...` (None entries of the key are left out of the name)."""
+        name = self.names.var(family, *(k for k in key if k is not None))
+        return self._variable(name, low, up, pulp.LpInteger if integer else pulp.LpContinuous)
+
+    def new_binary(self, family: str, key: Key) -> pulp.LpVariable:
+        name = self.names.var(family, *(k for k in key if k is not None))
+        return self._variable(name, 0, 1, pulp.LpBinary)
+
+    def _variable(self, name: str, low: float | None, up: float | None, cat: str) -> pulp.LpVariable:
+        """PuLP >= 3.3 creates variables through the problem (4.0 style); older PuLP directly."""
+        add_variable = getattr(self.problem, "add_variable", None)
+        if add_variable is not None:
+            return add_variable(name, lowBound=low, upBound=up, cat=cat)
+        return pulp.LpVariable(name, lowBound=low, upBound=up, cat=cat)
+
+    def add(self, family: str, key: Key, constraint: pulp.LpConstraint) -> None:
+        """Add `constraint` as `family__key...` and keep it under constraints[family][key]."""
+        name = self.names.con(family, *(k for k in key if k is not None))
+        self.problem.addConstraint(constraint, name)
+        self.constraints[family][key] = constraint
+
+    # ---- lookups ----
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """Big-M values from demand and the limits this model enforces."""
+        return Bounds(self.index, self.omitted)
+
+    def replica(self, candidate: str, site: str, option: str, period: str) -> pulp.LpVariable | None:
+        """The replica count of (candidate, site, option) held in `period` (fixed options: any)."""
+        fixed = self.replicas.get((candidate, site, option, None))
+        return fixed if fixed is not None else self.replicas.get((candidate, site, option, period))
+
+    def instance(self, site: str, gpu: str, option: str, period: str, tenant: str) -> pulp.LpVariable | None:
+        """The instance count of (site, gpu, option, tenant) held in `period` (fixed options: any)."""
+        fixed = self.instances.get((site, gpu, option, None, tenant))
+        return fixed if fixed is not None else self.instances.get((site, gpu, option, period, tenant))
+
+    @property
+    def total_cost(self) -> pulp.LpAffineExpression:
+        """Sum of all cost terms, USD per month (the objective of a normal model)."""
+        return pulp.lpSum(self.cost_terms[t] for t in COST_TERMS)
+
+    @property
+    def spending(self) -> pulp.LpAffineExpression:
+        """Money spent per month: every cost term except the shortfall penalty."""
+        return pulp.lpSum(self.cost_terms[t] for t in SPENDING_TERMS)
+
+    def stats(self) -> dict[str, int]:
+        """Counts of variables (all, integer, binary) and constraints."""
+        variables = self.problem.variables()
+        return {
+            "variables": len(variables),
+            "integer": sum(1 for v in variables if v.cat == pulp.LpInteger),
+            "binary": len(self.active) + len(self.gpu_used),
+            "constraints": int(self.problem.numConstraints()),
+        }
+
+    def write_lp(self, path: str | Path) -> None:
+        """Write the model as an LP file (names up to 255 characters)."""
+        self.problem.writeLP(str(path), max_length=255)

@@ -1,0 +1,88 @@
+"""Site-activity families: what makes a site active for a workload, and the rules on active sites."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pulp
+
+from optimizer.model.fleet_model import FleetModel
+
+
+def _replicas_at(m: FleetModel) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+    """(workload, site) -> its replica slots (candidate, site, option)."""
+    out: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for c, s, o in m.index.slots:
+        out[(m.index.candidates[c].workload, s)].append((c, s, o))
+    return out
+
+
+def replicas_expr(m: FleetModel, slots: list[tuple[str, str, str]], period: str) -> pulp.LpAffineExpression:
+    """Replicas held in `period` over `slots` (fixed options count in every period)."""
+    terms = []
+    for c, s, o in slots:
+        n = m.replica(c, s, o, period)
+        if n is not None:
+            terms.append((n, 1.0))
+    return pulp.LpAffineExpression(terms)
+
+
+def add_active_sites(m: FleetModel) -> None:
+    """sum_(r,c) x[w, r, s, c, t] <= served_max[w, t] x active[w, s];
+    and, with a minimum per active site, sum_(c,o) n[c, s, o, t] <= M[w, s] x active[w, s].
+
+    Over: (workload, site, period) with an `active` binary. served_max: demand x (1 + headroom) summed
+    over regions (the day's volume for daily coverage); M: the replicas some optimal plan needs.
+    """
+    if not m.active:
+        return
+    ix = m.index
+    bounds = m.bounds
+    routed: dict[tuple[str, str, str], list[pulp.LpVariable]] = defaultdict(list)
+    for (w, _r, s, _c, t), x in m.traffic.items():
+        routed[(w, s, t)].append(x)
+    slots_at = _replicas_at(m)
+    for (w, s), act in m.active.items():
+        for t in ix.periods:
+            if routed.get((w, s, t)):
+                big_m = bounds.served_max(w, t)
+                m.add("active_traffic", (w, s, t), pulp.lpSum(routed[(w, s, t)]) <= big_m * act)
+        if ix.data.min_replicas_per_active_site > 0:
+            big_m_rep = sum(bounds.replicas(slot) for slot in slots_at[(w, s)])
+            for t in ix.periods:
+                m.add("active_replicas", (w, s, t), replicas_expr(m, slots_at[(w, s)], t) <= big_m_rep * act)
+
+
+def add_min_replicas(m: FleetModel) -> None:
+    """sum_(c,o) n[c, s, o, t] >= min_replicas_per_active_site x active[w, s].
+
+    Over: (workload, site, period) with an `active` binary, when the minimum is > 0.
+    """
+    min_rep = m.index.data.min_replicas_per_active_site
+    if min_rep <= 0:
+        return
+    slots_at = _replicas_at(m)
+    for (w, s), act in m.active.items():
+        for t in m.index.periods:
+            m.add("min_replicas", (w, s, t), replicas_expr(m, slots_at[(w, s)], t) >= min_rep * act)
+
+
+def add_hybrid_placement(m: FleetModel) -> None:
+    """sum_(s central) active[w, s] >= 1 and sum_(s edge) active[w, s] >= 1; an active site holds
+    replicas: sum_t sum_(c,o) n[c, s, o, t] >= active[w, s] (implied when the minimum is > 0).
+
+    Over: workloads with hybrid placement.
+    """
+    ix = m.index
+    slots_at = _replicas_at(m)
+    for w, wd in ix.workloads.items():
+        if wd.placement != "hybrid":
+            continue
+        for kind in ("central", "edge"):
+            acts = [a for (w2, s), a in m.active.items() if w2 == w and ix.sites[s].kind == kind]
+            m.add(f"hybrid_{kind}", (w,), pulp.lpSum(acts) >= 1)
+        if ix.data.min_replicas_per_active_site <= 0:
+            for (w2, s), act in m.active.items():
+                if w2 == w:
+                    held = pulp.lpSum(replicas_expr(m, slots_at[(w, s)], t) for t in ix.periods)
+                    m.add("hybrid_in_use", (w, s), held >= act)

@@ -1,0 +1,537 @@
+"""Solve a `FleetModel`: solver choice and options, a typed status, wall time, bound and gap.
+
+HiGHS (through PuLP's highspy-based `pulp.HiGHS`) is the default; CBC (PuLP's bundled
+`PULP_CBC_CMD`) is the fallback when HiGHS is unavailable or fails, and can be chosen. A solve never
+returns None: errors raise `SolverError`, an infeasible problem raises `InfeasibleError` carrying a
+diagnosis (pre-check, then an elastic re-solve naming workload, region, period and binding rule).
+
+Status mapping. PuLP reports "Optimal" for a time-limited MIP that only has an incumbent, so the
+status comes from the solver itself: HiGHS's model status and primal solution status, CBC's result
+line and PuLP's solution status; a stopped solve with an incumbent is FEASIBLE unless its reported
+gap is within the requested `mip_gap`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import pulp
+
+from optimizer.errors import ExitCode, InfeasibleError, SolverError
+from optimizer.model.build import build_model
+from optimizer.model.data import COST_TERMS, FleetData
+from optimizer.model.diagnose import (
+    FAMILY_RULES,
+    LIMIT_FAMILIES,
+    Finding,
+    findings_for_unmet,
+    precheck,
+    render_findings,
+    unmet_required,
+)
+from optimizer.model.fleet_model import FleetModel
+
+SolverName = Literal["highs", "cbc"]
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "optimal"
+    """Proven optimal within the requested relative gap."""
+    FEASIBLE = "feasible"
+    """Stopped at a limit with an incumbent; `SolverInfo.gap` says how far from proven."""
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {
+            SolveStatus.OPTIMAL: ExitCode.OK,
+            SolveStatus.FEASIBLE: ExitCode.NOT_PROVEN_OPTIMAL,
+            SolveStatus.INFEASIBLE: ExitCode.INFEASIBLE,
+        }.get(self, ExitCode.INTERNAL_ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class SolverInfo:
+    """What ran, how, and what it proved."""
+
+    name: str
+    """`highs` or `cbc`."""
+    version: str
+    options: Mapping[str, Any]
+    """time_limit_s, mip_gap, threads as passed to the solver."""
+    wall_time_s: float
+    raw_status: str
+    """The solver's own status text (e.g. HiGHS `Time limit reached`, CBC `Stopped on time limit`)."""
+    best_bound: float | None = None
+    """Proven lower bound on the objective (USD/month), where the solver reports it."""
+    gap: float | None = None
+    """Relative gap |objective - bound| / |objective| at the end, where known."""
+    fallback_reason: str | None = None
+    """Why the requested solver was not used (CBC ran instead of HiGHS)."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A solved fleet plan in model terms (ids and numbers); zero entries are left out."""
+
+    status: SolveStatus
+    objective: float
+    """USD per month: the sum of `cost_terms`."""
+    cost_terms: Mapping[str, float]
+    """Every data.COST_TERMS entry -> USD per month."""
+    replicas: Mapping[tuple[str, str, str, str], int]
+    """(candidate, site, option, period) -> replicas; fixed options repeated in every period."""
+    instances: Mapping[tuple[str, str, str, str, str], int]
+    """(site, gpu, option, period, tenant) -> instances; fixed options repeated in every period."""
+    traffic: Mapping[tuple[str, str, str, str, str], float]
+    """(workload, region, site, candidate, period) -> rps."""
+    serverless: Mapping[tuple[str, str, str], float]
+    """(workload, region, period) -> rps sent to the serverless API."""
+    unmet: Mapping[tuple[str, str, str], float]
+    """(workload, region, period) -> rps left unserved (only where shortfall is allowed)."""
+    active_sites: frozenset[tuple[str, str]]
+    """(workload, site) holding replicas or traffic."""
+    gpu_types: frozenset[str]
+    """GPU types with instances."""
+    solver: SolverInfo
+    model_stats: Mapping[str, int] = field(default_factory=dict)
+    """Variable and constraint counts of the solved model."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The options of `solve`, passed to every solver run (diagnosis re-solves included)."""
+
+    solver: SolverName = "highs"
+    time_limit_s: float = 60.0
+    mip_gap: float = 1e-6
+    threads: int | None = None
+    msg: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    status: SolveStatus
+    info: SolverInfo
+    failure: str | None = None
+    """Why no plan came out (solver failure, or stopped before any incumbent)."""
+    retry: bool = True
+    """A failure another solver may not share (HiGHS -> CBC fallback); False for limits reached."""
+
+
+def solve(
+    model: FleetModel,
+    *,
+    solver: SolverName = "highs",
+    time_limit_s: float = 60.0,
+    mip_gap: float = 1e-6,
+    threads: int | None = None,
+    msg: bool = False,
+) -> Solution:
+    """Solve `model`; a plan (OPTIMAL or FEASIBLE) or an exception, never None.
+
+    Raises InfeasibleError (with a diagnosis naming workload, region, period and rule) when no plan
+    exists, SolverError on solver failure, unboundedness, or no incumbent within the time limit.
+    """
+    if solver not in ("highs", "cbc"):
+        raise SolverError(f"unknown solver {solver!r}; use 'highs' or 'cbc'")
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg)
+    if not model.elastic:
+        findings = precheck(model.data)
+        if findings:
+            raise InfeasibleError(render_findings(findings))
+    run = run_solver(model.problem, opts)
+    if run.status is SolveStatus.INFEASIBLE:
+        raise diagnose_infeasible(model.data, opts)
+    if run.status is SolveStatus.UNBOUNDED:
+        raise SolverError(f"{run.info.name}: the model is unbounded (a negative price?)")
+    if run.status is SolveStatus.ERROR:
+        raise SolverError(f"{run.info.name}: {run.failure or run.info.raw_status}")
+    return extract_solution(model, run.status, run.info)
+
+
+# ---------------------------------------------------------------- running solvers
+
+
+def run_solver(problem: Any, opts: RunOptions) -> _Run:
+    """Run the chosen solver on a PuLP problem, falling back from HiGHS to CBC on failure."""
+    if not problem.variables():
+        info = SolverInfo("none", "", _options(opts), 0.0, "empty model", 0.0, 0.0)
+        return _Run(SolveStatus.OPTIMAL, info)
+    if opts.solver == "cbc":
+        run = _run_cbc(problem, opts)
+    else:
+        run = _run_highs(problem, opts)
+        if run.failure is not None and run.retry:
+            reason = f"highs failed: {run.failure}"
+            cbc = _run_cbc(problem, opts)
+            run = _Run(cbc.status, _with_fallback(cbc.info, reason), cbc.failure)
+    if run.failure is not None:
+        return _Run(SolveStatus.ERROR, run.info, run.failure, run.retry)
+    return run
+
+
+def _with_fallback(info: SolverInfo, reason: str) -> SolverInfo:
+    return SolverInfo(
+        info.name,
+        info.version,
+        info.options,
+        info.wall_time_s,
+        info.raw_status,
+        info.best_bound,
+        info.gap,
+        reason,
+    )
+
+
+def _options(opts: RunOptions) -> dict[str, Any]:
+    return {"time_limit_s": opts.time_limit_s, "mip_gap": opts.mip_gap, "threads": opts.threads}
+
+
+HIGHS_STOPPED = frozenset(
+    {
+        "kTimeLimit",
+        "kIterationLimit",
+        "kSolutionLimit",
+        "kInterrupt",
+        "kHighsInterrupt",
+        "kObjectiveBound",
+        "kObjectiveTarget",
+        "kMemoryLimit",
+    }
+)
+"""HiGHS model statuses of a solve stopped at a limit (an incumbent may exist)."""
+
+
+def map_highs_status(
+    model_status: str,
+    has_incumbent: bool,
+    gap: float | None,
+    mip_gap: float,
+    objective_bounded_below: bool = True,
+) -> SolveStatus:
+    """Project status from HiGHS's model status name (e.g. `kTimeLimit`) and whether a primal
+    feasible solution exists.
+
+    >>> map_highs_status("kTimeLimit", True, 0.03, 1e-6).value
+    'feasible'
+    >>> map_highs_status("kTimeLimit", False, None, 1e-6).value
+    'error'
+    """
+    if model_status == "kOptimal":
+        return SolveStatus.OPTIMAL
+    if model_status == "kInfeasible":
+        return SolveStatus.INFEASIBLE
+    if model_status == "kUnboundedOrInfeasible":
+        return SolveStatus.INFEASIBLE if objective_bounded_below else SolveStatus.UNBOUNDED
+    if model_status == "kUnbounded":
+        return SolveStatus.UNBOUNDED
+    if model_status in HIGHS_STOPPED:
+        if not has_incumbent:
+            return SolveStatus.ERROR
+        return SolveStatus.OPTIMAL if gap is not None and gap <= mip_gap else SolveStatus.FEASIBLE
+    return SolveStatus.ERROR
+
+
+def map_cbc_status(pulp_status: int, sol_status: int, gap: float | None, mip_gap: float) -> SolveStatus:
+    """Project status from PuLP's status and solution status after CBC.
+
+    PuLP marks a CBC run stopped on a limit with an incumbent as status Optimal (1) with solution
+    status IntegerFeasible (2): that is FEASIBLE unless the reported gap is within `mip_gap`.
+
+    >>> map_cbc_status(1, 2, 0.2, 1e-6).value, map_cbc_status(1, 1, None, 1e-6).value
+    ('feasible', 'optimal')
+    """
+    if pulp_status == pulp.LpStatusOptimal:
+        if sol_status == pulp.LpSolutionOptimal:
+            return SolveStatus.OPTIMAL
+        if sol_status == pulp.LpSolutionIntegerFeasible:
+            return SolveStatus.OPTIMAL if gap is not None and gap <= mip_gap else SolveStatus.FEASIBLE
+        return SolveStatus.ERROR
+    if pulp_status == pulp.LpStatusInfeasible:
+        return SolveStatus.INFEASIBLE
+    if pulp_status == pulp.LpStatusUnbounded:
+        return SolveStatus.UNBOUNDED
+    return SolveStatus.ERROR
+
+
+def _relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """|objective - bound| / max(|objective|, 1e-9)... 0 when both are 0 (HiGHS's convention)."""
+    if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
+        return None
+    diff = abs(objective - bound)
+    return 0.0 if diff <= 1e-9 else diff / max(abs(objective), 1e-9)
+
+
+def _no_incumbent(raw: str, wall: float) -> str:
+    return f"stopped ({raw}) after {wall:.1f} s before finding any feasible plan; raise the time limit"
+
+
+def _run_highs(problem: Any, opts: RunOptions) -> _Run:
+    """HiGHS through `pulp.HiGHS` (highspy API), status read from the highspy object itself."""
+    cmd = pulp.HiGHS(msg=opts.msg, timeLimit=opts.time_limit_s, gapRel=opts.mip_gap, threads=opts.threads)
+    base = SolverInfo("highs", "", _options(opts), 0.0, "not run")
+    if not cmd.available():
+        return _Run(SolveStatus.ERROR, base, "highspy is not installed")
+    problem.solverModel = None
+    start = time.perf_counter()
+    error: str | None = None
+    try:
+        problem.solve(cmd)
+    except Exception as exc:  # pulp's HiGHS wrapper lacks some statuses; the highspy object still knows
+        error = f"{type(exc).__name__}: {exc}"
+    wall = time.perf_counter() - start
+    h = getattr(problem, "solverModel", None)
+    if h is None:
+        return _Run(SolveStatus.ERROR, SolverInfo("highs", "", _options(opts), wall, "no model"), error)
+    version = str(h.version())
+    ms = h.getModelStatus()
+    status_name = str(getattr(ms, "name", ms))
+    raw = str(h.modelStatusToString(ms))
+    hinfo = h.getInfo()
+    has_incumbent = int(hinfo.primal_solution_status) == 2  # kSolutionStatusFeasible
+    objective = float(hinfo.objective_function_value) if has_incumbent else None
+    bound = float(hinfo.mip_dual_bound) if math.isfinite(float(hinfo.mip_dual_bound)) else None
+    gap = float(hinfo.mip_gap) if has_incumbent and math.isfinite(float(hinfo.mip_gap)) else None
+    if status_name == "kOptimal":
+        bound = objective if bound is None else bound
+        gap = _relative_gap(objective, bound) if gap is None else gap
+    bounded_below = all(a >= 0 for a in problem.objective.values())
+    status = map_highs_status(status_name, has_incumbent, gap, opts.mip_gap, bounded_below)
+    info = SolverInfo("highs", version, _options(opts), wall, raw, bound, gap)
+    if status is SolveStatus.ERROR:
+        if status_name in HIGHS_STOPPED:
+            return _Run(status, info, _no_incumbent(raw, wall), retry=False)
+        return _Run(status, info, error or f"HiGHS status {raw}")
+    if has_incumbent:  # assign values ourselves: pulp may have stopped before doing so
+        values = list(h.getSolution().col_value)
+        for var in problem.variables():
+            var.varValue = values[var.index]
+    return _Run(status, info)
+
+
+_CBC_RESULT = re.compile(r"^Result - (.+)$", re.M)
+_CBC_NUMBER = r"\s*:?\s*([-+0-9.eE]+|inf|-inf)"
+
+
+def _cbc_number(log: str, label: str) -> float | None:
+    match = re.search(rf"^{label}{_CBC_NUMBER}", log, re.M)
+    if match is None:
+        return None
+    try:
+        return float(match.group(1))
+    except ValueError:
+        return None
+
+
+def _run_cbc(problem: Any, opts: RunOptions) -> _Run:
+    """CBC through `pulp.PULP_CBC_CMD`; bound, gap and version parsed from its log."""
+    with tempfile.TemporaryDirectory(prefix="fleet_cbc_") as tmp:
+        log_path = Path(tmp) / "cbc.log"
+        with warnings.catch_warnings():  # the bundled CBC is deprecated for PuLP 4; it is our fallback
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cmd = pulp.PULP_CBC_CMD(
+                msg=False,
+                timeLimit=opts.time_limit_s,
+                gapRel=opts.mip_gap,
+                threads=opts.threads,
+                logPath=str(log_path),
+            )
+        base = SolverInfo("cbc", "", _options(opts), 0.0, "not run")
+        if not cmd.available():
+            return _Run(SolveStatus.ERROR, base, "CBC is not available")
+        start = time.perf_counter()
+        try:
+            problem.solve(cmd)
+        except Exception as exc:
+            return _Run(SolveStatus.ERROR, base, f"{type(exc).__name__}: {exc}")
+        wall = time.perf_counter() - start
+        log = log_path.read_text() if log_path.exists() else ""
+    if opts.msg:
+        print(log)
+    version_match = re.search(r"^Version:\s*(\S+)", log, re.M)
+    result = _CBC_RESULT.search(log)
+    raw = result.group(1).strip() if result else pulp.LpStatus.get(problem.status, "unknown")
+    objective = _cbc_number(log, "Objective value")
+    bound = _cbc_number(log, "Lower bound")
+    gap = _cbc_number(log, "Gap")
+    if problem.sol_status == pulp.LpSolutionOptimal:
+        bound = objective if bound is None else bound
+        gap = _relative_gap(objective, bound) if gap is None else gap
+    status = map_cbc_status(problem.status, problem.sol_status, gap, opts.mip_gap)
+    version = version_match.group(1) if version_match else ""
+    info = SolverInfo("cbc", version, _options(opts), wall, raw, bound, gap)
+    if status is SolveStatus.ERROR:
+        if problem.status == pulp.LpStatusNotSolved:
+            return _Run(status, info, _no_incumbent(raw, wall), retry=False)
+        return _Run(status, info, f"CBC status {raw}")
+    return _Run(status, info)
+
+
+# ---------------------------------------------------------------- reading the solution
+
+
+def _clean(value: float | None) -> float:
+    v = float(value or 0.0)
+    return v if v > 1e-9 else 0.0
+
+
+def extract_solution(model: FleetModel, status: SolveStatus, info: SolverInfo) -> Solution:
+    """Round integer variables to whole counts, then read every variable and cost term."""
+    for var in model.problem.variables():
+        if var.cat == pulp.LpInteger:
+            var.varValue = float(round(var.varValue or 0.0))
+        elif var.varValue is not None and var.varValue < 0 and (var.lowBound or 0.0) >= 0:
+            var.varValue = 0.0
+    periods = model.index.periods
+    replicas: dict[tuple[str, str, str, str], int] = {}
+    for (c, s, o, t), n in model.replicas.items():
+        count = int(n.varValue or 0)
+        if count:
+            for period in periods if t is None else (t,):
+                replicas[(c, s, o, period)] = count
+    instances: dict[tuple[str, str, str, str, str], int] = {}
+    for (s, g, o, t, tenant), inst in model.instances.items():
+        count = int(inst.varValue or 0)
+        if count:
+            for period in periods if t is None else (t,):
+                instances[(s, g, o, period, tenant)] = count
+    traffic = {k: v for k, x in model.traffic.items() if (v := _clean(x.varValue))}
+    serverless = {k: v for k, x in model.serverless.items() if (v := _clean(x.varValue))}
+    unmet = {k: v for k, x in model.unmet.items() if (v := _clean(x.varValue))}
+    cost_terms = {term: float(model.cost_terms[term].value() or 0.0) for term in COST_TERMS}
+    workload_of = {c.id: c.workload for c in model.data.candidates}
+    active = {(workload_of[c], s) for (c, s, _o, _t) in replicas}
+    active |= {(w, s) for (w, _r, s, _c, _t) in traffic}
+    return Solution(
+        status=status,
+        objective=sum(cost_terms.values()),
+        cost_terms=cost_terms,
+        replicas=replicas,
+        instances=instances,
+        traffic=traffic,
+        serverless=serverless,
+        unmet=unmet,
+        active_sites=frozenset(active),
+        gpu_types=frozenset(g for (_s, g, _o, _t, _ten) in instances),
+        solver=info,
+        model_stats=model.stats(),
+    )
+
+
+# ---------------------------------------------------------------- infeasibility diagnosis
+
+
+def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
+    """An InfeasibleError whose message names workload, region, period and the binding rule.
+
+    1. Pre-check (no solver): demand no route, serverless or shortfall can take.
+    2. Elastic model (unmet demand allowed everywhere, budget relaxed by a slack), solved
+       lexicographically: least budget overrun, then least unmet demand, then least cost.
+    3. Each limit family present is left out in turn; a family whose removal lets more demand be
+       served binds, and is named for the (workload, region, period) whose unmet demand it frees.
+    If the elastic model itself is infeasible, the families it still enforces are dropped one at a
+    time to find the culprit.
+    """
+    findings = precheck(data)
+    if findings:
+        return InfeasibleError(render_findings(findings))
+    base = build_model(data, elastic=True)
+    status = _lexicographic(base, opts, with_cost=True)
+    if status is SolveStatus.INFEASIBLE:
+        return InfeasibleError(render_findings(_culprit_families(base, data, opts)))
+    if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        return InfeasibleError(
+            "problem is infeasible; the diagnosis re-solve did not finish "
+            f"({status.value}) within the time limit"
+        )
+    tol = 1e-6
+    over = float(base.budget_slack.varValue or 0.0) if base.budget_slack is not None else 0.0
+    if over > tol * max(1.0, data.budget_usd_per_month or 0.0):
+        detail = (
+            f"what the rules force (minimum replicas, hybrid placement) costs ${over:,.2f}/month "
+            "more than the budget, even with demand unserved"
+        )
+        findings.append(Finding("budget", detail))
+    unmet = unmet_required(base, tol)
+    if unmet:
+        base_violation = float(base.violation.value() or 0.0) if base.violation is not None else 0.0
+        binding: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for family in LIMIT_FAMILIES:
+            if not base.family_rows.get(family):
+                continue
+            relaxed = build_model(data, elastic=True, omit=frozenset({family}))
+            solved = _lexicographic(relaxed, opts, with_cost=False)
+            if solved not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+                continue
+            violation = float(relaxed.violation.value() or 0.0) if relaxed.violation is not None else 0.0
+            if violation < base_violation - max(1e-7, 1e-6 * base_violation):
+                freed = unmet_required(relaxed, tol)
+                eased = [k for k, v in unmet.items() if freed.get(k, 0.0) < v - tol * max(1.0, v)]
+                for key in eased or list(unmet):
+                    binding[key].append(family)
+        findings += findings_for_unmet(base, unmet, binding)
+    if not findings:
+        return InfeasibleError(
+            "problem is reported infeasible, yet a relaxed re-solve serves all demand "
+            "within every limit: numerical trouble (try solver='cbc')"
+        )
+    return InfeasibleError(render_findings(findings))
+
+
+def _lexicographic(m: FleetModel, opts: RunOptions, *, with_cost: bool) -> SolveStatus:
+    """Minimise budget overrun, then unmet demand (then cost); each optimum is held by a constraint."""
+    stages: list[tuple[str, Any]] = []
+    if m.budget_slack is not None and "budget" not in m.omitted:
+        stages.append(("budget", pulp.LpAffineExpression([(m.budget_slack, 1.0)])))
+    if m.violation is not None:
+        stages.append(("unmet", m.violation))
+    if with_cost:
+        stages.append(("cost", m.total_cost))
+    status = SolveStatus.ERROR
+    for i, (name, objective) in enumerate(stages):
+        m.problem.setObjective(objective)
+        run = run_solver(m.problem, opts)
+        if run.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            if i == len(stages) - 1 and name == "cost" and status is not SolveStatus.ERROR:
+                m.problem.setObjective(stages[i - 1][1])  # keep the previous stage's solution
+                run_solver(m.problem, opts)
+                return status
+            return run.status
+        status = run.status
+        if i < len(stages) - 1:
+            best = float(objective.value() or 0.0)
+            m.add("elastic_hold", (name,), objective <= best + 1e-7 + 1e-6 * abs(best))
+    return status
+
+
+def _culprit_families(base: FleetModel, data: FleetData, opts: RunOptions) -> list[Finding]:
+    """Families whose removal alone makes the elastic model feasible."""
+    culprits: list[Finding] = []
+    hybrid = [w.id for w in data.workloads if w.placement == "hybrid"]
+    for family, rule in FAMILY_RULES.items():
+        if family in ("budget", "model_routing", "serverless_share") or not base.family_rows.get(family):
+            continue
+        relaxed = build_model(data, elastic=True, omit=frozenset({family}))
+        if run_solver(relaxed.problem, opts).status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+            workload = hybrid[0] if family == "hybrid_placement" and len(hybrid) == 1 else None
+            culprits.append(
+                Finding(
+                    rule,
+                    "no plan satisfies it together with the other limits, even with all demand unserved",
+                    workload,
+                )
+            )
+    return culprits or [Finding("combined limits", "no single rule explains it; the limits conflict jointly")]

@@ -1,0 +1,310 @@
+"""Solver choice, status mapping, fallback, and infeasibility diagnoses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import pulp
+import pytest
+from fleet_factory import offer, random_small_fleet
+from test_rules import PEAK_OFF, fleet
+
+import optimizer.solve as solve_mod
+from optimizer.errors import ExitCode, InfeasibleError, SolverError
+from optimizer.model import build_model
+from optimizer.model.data import CandidateData, RouteData, SiteData, WorkloadData
+from optimizer.model.diagnose import precheck
+from optimizer.model.synthetic import synthetic_fleet
+from optimizer.solve import (
+    RunOptions,
+    SolverInfo,
+    SolveStatus,
+    _Run,
+    map_cbc_status,
+    map_highs_status,
+    solve,
+)
+
+# ---------------------------------------------------------------- solvers agree
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 5, 8])
+def test_cbc_and_highs_agree(seed: int) -> None:
+    data = random_small_fleet(seed)
+    try:
+        highs = solve(build_model(data), solver="highs")
+    except InfeasibleError:
+        with pytest.raises(InfeasibleError):
+            solve(build_model(data), solver="cbc")
+        return
+    cbc = solve(build_model(data), solver="cbc")
+    assert cbc.solver.name == "cbc" and highs.solver.name == "highs"
+    assert cbc.objective == pytest.approx(highs.objective, rel=1e-6, abs=1e-6)
+    assert cbc.status is highs.status is SolveStatus.OPTIMAL
+
+
+def test_solver_facts_are_recorded() -> None:
+    sol = solve(build_model(fleet()), time_limit_s=10, mip_gap=1e-4, threads=1)
+    info = sol.solver
+    assert info.name == "highs" and info.version.count(".") >= 1
+    assert info.options == {"time_limit_s": 10, "mip_gap": 1e-4, "threads": 1}
+    assert info.wall_time_s > 0 and info.raw_status
+    assert info.best_bound == pytest.approx(sol.objective) and info.gap == pytest.approx(0.0, abs=1e-9)
+    assert info.fallback_reason is None
+    assert sol.model_stats["variables"] == 3
+    cbc = solve(build_model(fleet()), solver="cbc")
+    assert cbc.solver.version and cbc.solver.best_bound == pytest.approx(cbc.objective)
+
+
+def test_time_limit_gives_feasible_or_optimal_never_wrong() -> None:
+    """A harder instance with a tiny time limit: either proven optimal, or feasible with a gap
+    that is not within the requested one and a bound below the objective; or no incumbent at all,
+    which is an error (never a plan)."""
+    data = synthetic_fleet(candidates=20, periods=8, sites=4, regions=3, workloads=3, seed=0)
+    for solver in ("highs", "cbc"):
+        try:
+            sol = solve(build_model(data), solver=solver, time_limit_s=1.0)
+        except SolverError as exc:
+            assert "time limit" in str(exc)
+            continue
+        assert sol.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+        if sol.status is SolveStatus.FEASIBLE:
+            assert sol.status.exit_code is ExitCode.NOT_PROVEN_OPTIMAL
+            assert sol.solver.gap is None or sol.solver.gap > 1e-6
+            if sol.solver.best_bound is not None:
+                assert sol.solver.best_bound <= sol.objective * (1 + 1e-9)
+        else:
+            assert sol.solver.gap is not None and sol.solver.gap <= 1e-6
+
+
+def test_highs_status_mapping() -> None:
+    assert map_highs_status("kOptimal", True, 0.0, 1e-6) is SolveStatus.OPTIMAL
+    assert map_highs_status("kInfeasible", False, None, 1e-6) is SolveStatus.INFEASIBLE
+    assert map_highs_status("kUnboundedOrInfeasible", False, None, 1e-6) is SolveStatus.INFEASIBLE
+    assert map_highs_status("kUnboundedOrInfeasible", False, None, 1e-6, False) is SolveStatus.UNBOUNDED
+    assert map_highs_status("kUnbounded", False, None, 1e-6) is SolveStatus.UNBOUNDED
+    for stopped in ("kTimeLimit", "kSolutionLimit", "kInterrupt", "kIterationLimit", "kMemoryLimit"):
+        assert map_highs_status(stopped, True, 0.05, 1e-6) is SolveStatus.FEASIBLE
+        assert map_highs_status(stopped, True, None, 1e-6) is SolveStatus.FEASIBLE
+        assert map_highs_status(stopped, True, 1e-7, 1e-6) is SolveStatus.OPTIMAL
+        assert map_highs_status(stopped, False, None, 1e-6) is SolveStatus.ERROR
+    for broken in ("kSolveError", "kModelError", "kUnknown", "kNotset"):
+        assert map_highs_status(broken, False, None, 1e-6) is SolveStatus.ERROR
+
+
+def test_cbc_status_mapping() -> None:
+    assert map_cbc_status(pulp.LpStatusOptimal, pulp.LpSolutionOptimal, None, 1e-6) is SolveStatus.OPTIMAL
+    # PuLP says "Optimal" for a CBC run stopped on time with an incumbent
+    assert (
+        map_cbc_status(pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible, 0.1, 1e-6)
+        is SolveStatus.FEASIBLE
+    )
+    assert (
+        map_cbc_status(pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible, None, 1e-6)
+        is SolveStatus.FEASIBLE
+    )
+    assert (
+        map_cbc_status(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible, None, 1e-6)
+        is SolveStatus.INFEASIBLE
+    )
+    assert (
+        map_cbc_status(pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded, None, 1e-6) is SolveStatus.UNBOUNDED
+    )
+    assert (
+        map_cbc_status(pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound, None, 1e-6)
+        is SolveStatus.ERROR
+    )
+
+
+def test_status_exit_codes() -> None:
+    assert SolveStatus.OPTIMAL.exit_code is ExitCode.OK
+    assert SolveStatus.INFEASIBLE.exit_code is ExitCode.INFEASIBLE
+    assert SolveStatus.ERROR.exit_code is ExitCode.INTERNAL_ERROR
+
+
+def test_highs_failure_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(problem: Any, opts: RunOptions) -> _Run:
+        return _Run(SolveStatus.ERROR, SolverInfo("highs", "", {}, 0.0, "Solve error"), "simulated failure")
+
+    monkeypatch.setattr(solve_mod, "_run_highs", broken)
+    sol = solve(build_model(fleet()))
+    assert sol.solver.name == "cbc"
+    assert sol.solver.fallback_reason is not None and "simulated failure" in sol.solver.fallback_reason
+    assert sol.objective == pytest.approx(3 * 2.0 * 730)
+
+
+def test_highs_unavailable_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pulp.HiGHS, "available", lambda self: False)
+    sol = solve(build_model(fleet()))
+    assert sol.solver.name == "cbc" and "highspy" in (sol.solver.fallback_reason or "")
+
+
+def test_time_limit_without_incumbent_does_not_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stopped(problem: Any, opts: RunOptions) -> _Run:
+        info = SolverInfo("highs", "1", {}, 1.0, "Time limit reached")
+        return _Run(
+            SolveStatus.ERROR, info, "stopped before finding any feasible plan; raise the time limit", False
+        )
+
+    def never(problem: Any, opts: RunOptions) -> _Run:
+        raise AssertionError("CBC must not run after a time limit")
+
+    monkeypatch.setattr(solve_mod, "_run_highs", stopped)
+    monkeypatch.setattr(solve_mod, "_run_cbc", never)
+    with pytest.raises(SolverError, match="raise the time limit"):
+        solve(build_model(fleet()))
+
+
+def test_both_solvers_failing_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(problem: Any, opts: RunOptions) -> _Run:
+        return _Run(SolveStatus.ERROR, SolverInfo("x", "", {}, 0.0, "boom"), "boom")
+
+    monkeypatch.setattr(solve_mod, "_run_highs", broken)
+    monkeypatch.setattr(solve_mod, "_run_cbc", broken)
+    with pytest.raises(SolverError, match="boom") as info:
+        solve(build_model(fleet()))
+    assert info.value.exit_code is ExitCode.INTERNAL_ERROR
+
+
+def test_unknown_solver_is_an_error() -> None:
+    with pytest.raises(SolverError, match="unknown solver"):
+        solve(build_model(fleet()), solver="gurobi")  # type: ignore[arg-type]
+
+
+def test_no_demand_is_an_empty_optimal_plan() -> None:
+    sol = solve(build_model(fleet(demand_rps={})))
+    assert sol.status is SolveStatus.OPTIMAL and sol.objective == 0.0 and sol.replicas == {}
+
+
+def test_solution_is_frozen() -> None:
+    sol = solve(build_model(fleet()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sol.objective = 0.0  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- infeasibility diagnoses
+
+
+def _diagnosis(data: Any) -> str:
+    with pytest.raises(InfeasibleError) as info:
+        solve(build_model(data))
+    assert info.value.exit_code is ExitCode.INFEASIBLE
+    return str(info.value)
+
+
+def test_region_without_route_fails_the_precheck() -> None:
+    data = fleet(regions=("eu", "us"), demand_rps={("chat", "eu", "day"): 5.0, ("chat", "us", "day"): 5.0})
+    msg = _diagnosis(data)
+    assert "workload 'chat', region 'us', period 'day'" in msg
+    assert "no route meets the latency target" in msg and "serverless is not allowed" in msg
+    assert "'eu'" not in msg
+
+
+def test_route_without_offer_fails_the_precheck() -> None:
+    data = fleet(sites=(SiteData("fra"), SiteData("ams")), routes=(RouteData("chat", "eu", "ams", "c1"),))
+    assert "no offer can host" in _diagnosis(data)
+
+
+def test_partial_serverless_without_route_fails_the_precheck() -> None:
+    wl = WorkloadData("chat", serverless_usd_per_request=1e-4, serverless_max_share=0.5)
+    msg = _diagnosis(fleet(workloads=(wl,), routes=()))
+    assert "serverless may take only 50%" in msg
+
+
+def test_full_serverless_needs_no_route() -> None:
+    wl = WorkloadData("chat", serverless_usd_per_request=1e-4)
+    assert precheck(fleet(workloads=(wl,), routes=())) == []
+    assert solve(build_model(fleet(workloads=(wl,), routes=()))).serverless
+
+
+def test_model_routing_caps_below_demand_fail_the_precheck() -> None:
+    wl = WorkloadData("chat", group_max_share={"llama": 0.8})
+    assert "model routing share" in _diagnosis(fleet(workloads=(wl,)))
+
+
+def test_spot_only_with_zero_spot_share_fails_the_precheck() -> None:
+    data = fleet(offers=(offer("fra", "h100", "spot", 1.0),), spot_max_share=0.0)
+    assert "spot share limit" in _diagnosis(data)
+
+
+def test_hybrid_without_edge_site_fails_the_precheck() -> None:
+    msg = _diagnosis(fleet(workloads=(WorkloadData("chat", placement="hybrid"),)))
+    assert "workload 'chat'" in msg and "hybrid placement" in msg and "no edge site" in msg
+
+
+def test_supply_limit_is_named_with_workload_region_and_period() -> None:
+    demand = {("chat", "eu", "peak"): 25.0, ("chat", "eu", "off"): 5.0}
+    msg = _diagnosis(fleet(periods=PEAK_OFF, demand_rps=demand, supply_max_gpus={("fra", "h100"): 2}))
+    assert "workload 'chat', region 'eu', period 'peak'" in msg
+    assert "supply limit at site 'fra' for GPU 'h100' (2 GPUs)" in msg
+    assert "5 of 25 rps cannot be served" in msg
+    assert "period 'off'" not in msg
+
+
+def test_power_limit_is_named() -> None:
+    data = fleet(sites=(SiteData("fra", power_limit_kw=1.0),), gpu_power_kw={"h100": 0.7})
+    assert "power limit at site 'fra' (1 kW)" in _diagnosis(data)
+
+
+def test_site_gpu_limit_is_named() -> None:
+    assert "GPU limit of site 'fra' (2 GPUs)" in _diagnosis(fleet(sites=(SiteData("fra", max_gpus=2),)))
+
+
+def test_budget_without_shortfall_is_named() -> None:
+    msg = _diagnosis(fleet(budget_usd_per_month=2000.0))
+    assert "region 'eu'" in msg and "budget of $2,000.00/month" in msg
+
+
+def test_budget_below_forced_commitments_is_named() -> None:
+    """Hybrid placement forces a replica at each site; even serving nothing breaks the budget."""
+    sites = (SiteData("fra", "central"), SiteData("edge1", "edge"))
+    data = fleet(
+        sites=sites,
+        offers=(offer("fra", "h100", "on_demand", 1.0), offer("edge1", "h100", "on_demand", 5.0)),
+        routes=(RouteData("chat", "eu", "fra", "c1"), RouteData("chat", "eu", "edge1", "c1")),
+        workloads=(WorkloadData("chat", placement="hybrid", unmet_usd_per_request=1.0),),
+        budget_usd_per_month=100.0,
+    )
+    assert "budget" in _diagnosis(data)
+
+
+def test_max_gpu_types_is_named() -> None:
+    data = fleet(
+        workloads=(WorkloadData("chat"), WorkloadData("code")),
+        candidates=(
+            CandidateData("c1", "chat", "llama", "h100", 1, 10.0),
+            CandidateData("k1", "code", "qwen", "a100", 1, 10.0),
+        ),
+        offers=(offer("fra", "h100", "on_demand", 2.0), offer("fra", "a100", "on_demand", 2.0)),
+        routes=(RouteData("chat", "eu", "fra", "c1"), RouteData("code", "eu", "fra", "k1")),
+        demand_rps={("chat", "eu", "day"): 10.0, ("code", "eu", "day"): 10.0},
+        max_gpu_types=1,
+    )
+    msg = _diagnosis(data)
+    assert "at most 1 GPU types" in msg
+
+
+def test_min_replicas_against_supply_names_both() -> None:
+    msg = _diagnosis(
+        fleet(
+            demand_rps={("chat", "eu", "day"): 5.0},
+            min_replicas_per_active_site=3,
+            supply_max_gpus={("fra", "h100"): 2},
+        )
+    )
+    assert "minimum of 3 replicas per active site" in msg and "supply limit at site 'fra'" in msg
+
+
+def test_diagnosis_elastic_model_is_not_the_users_model() -> None:
+    """The user's model is untouched by a diagnosis (objective and constraints as built)."""
+    model = build_model(fleet(supply_max_gpus={("fra", "h100"): 2}))
+    before = model.problem.numConstraints()
+    with pytest.raises(InfeasibleError):
+        solve(model)
+    assert model.problem.numConstraints() == before
+    assert not model.elastic and model.violation is None
+    assert math.isclose(
+        model.total_cost.value() or 0.0, sum(e.value() or 0.0 for e in model.cost_terms.values())
+    )
