@@ -49,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("OPTIMIZER_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set OPTIMIZER_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set OPTIMIZER_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return int(ExitCode.INTERNAL_ERROR)

@@ -140,6 +140,12 @@ def run_predict(args: argparse.Namespace) -> int:
     model = cat.model(args.model)
     gpu = cat.gpu(args.gpu)
     prec = cat.precision(args.precision)
+    if not cat.supports(gpu, prec):
+        usable = [p.id for p in cat.precisions() if cat.supports(gpu, p)]
+        raise InputError(
+            f"{gpu.id} cannot run {prec.id} natively (needs {', '.join(prec.requires)}); "
+            f"precisions it supports: {', '.join(usable)}"
+        )
     draft = None
     if args.draft_model:
         draft = Draft(cat.model(args.draft_model), args.acceptance_rate, args.draft_tokens)

@@ -1,10 +1,97 @@
-"""CLI commands (being written)."""
+"""`optimizer solve` and `optimizer explain`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from optimizer.errors import ExitCode, InputError
+from optimizer.pipeline import SolveOptions, solve_file
+from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
+from optimizer.schema.plan import Plan
 
 
 def register(sub: Any) -> None:
-    _ = sub, argparse
+    p = sub.add_parser(
+        "solve",
+        help="solve a problem file and print or write the plan",
+        description="Solve a fleet-planning problem. Exit 0 proven optimal, 1 feasible but not "
+        "proven optimal, 2 invalid input, 3 infeasible (with a diagnosis), 4 solver/internal error.",
+    )
+    p.add_argument("problem", type=Path, help="problem YAML file")
+    p.add_argument("--output", "-o", type=Path, help="write the plan here (.yaml or .json)")
+    p.add_argument(
+        "--format",
+        choices=("table", "yaml", "json"),
+        default="table",
+        help="what to print on stdout (default: summary table)",
+    )
+    p.add_argument("--solver", choices=("highs", "cbc"), help="override the problem's solver")
+    p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit, seconds")
+    p.add_argument("--mip-gap", type=float, metavar="G", help="relative MIP gap at which to stop")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--no-baselines", action="store_true", help="skip the baseline comparisons")
+    p.add_argument("--explain", action="store_true", help="also print why each deployment was chosen")
+    p.add_argument("--solver-log", action="store_true", help="show the solver's log")
+    p.set_defaults(func=run_solve)
+
+    e = sub.add_parser("explain", help="explain the choices in a plan file")
+    e.add_argument("plan", type=Path, help="plan file written by `optimizer solve --output`")
+    e.set_defaults(func=run_explain)
+
+
+def run_solve(args: argparse.Namespace) -> int:
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise InputError("--time-limit must be positive")
+    if args.mip_gap is not None and not 0 <= args.mip_gap <= 1:
+        raise InputError("--mip-gap must be between 0 and 1")
+    opts = SolveOptions(
+        solver=args.solver,
+        time_limit_s=args.time_limit,
+        mip_gap=args.mip_gap,
+        threads=args.threads,
+        baselines=not args.no_baselines,
+        msg=args.solver_log,
+    )
+    result = solve_file(args.problem, opts)
+    plan = result.plan
+    if args.output is not None:
+        write_plan(plan, args.output)
+    if args.format == "table":
+        print_summary(plan)
+        if args.output is not None:
+            print(f"plan written to {args.output}")
+    else:
+        sys.stdout.write(dump_plan(plan, args.format))
+    if args.explain:
+        print_explanations(plan)
+    return int(ExitCode.OK if plan.status == "optimal" else ExitCode.NOT_PROVEN_OPTIMAL)
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read plan: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not a YAML/JSON plan: {exc}") from None
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise InputError(
+            f"{path}: not a plan of this version ({exc.error_count()} errors; first at {loc}: {first['msg']})"
+        ) from None
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    print_explanations(load_plan(args.plan))
+    return int(ExitCode.OK)

@@ -1,0 +1,273 @@
+"""The plan: the versioned output contract of `optimizer solve`.
+
+Self-contained: everything needed to re-check each constraint (demand, capacities, latencies,
+prices, limits) is in the plan, so `optimizer.plan.check_plan` can verify it without the problem
+file, the catalog or the performance model. Other tools read the top-level keys
+`schema_version`, `status`, `monthly_cost_usd`, `cost_breakdown`, `deployments`, `routing`,
+`baselines` and `solve`; they are stable within a schema version.
+
+Units: USD per month unless named otherwise; traffic in requests per second (`rps`) of the
+workload's request shape; latency in ms.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from optimizer.schema.types import Frozen
+
+PLAN_SCHEMA_VERSION = 1
+"""Bumped on any incompatible change to the keys below (the Plan model pins it as a literal)."""
+
+
+class PlanPeriod(Frozen):
+    id: str
+    hours_per_month: float
+    """Hours of an average month in this period."""
+
+
+class PlanRegion(Frozen):
+    id: str
+    jurisdiction: str | None = None
+
+
+class PlanSite(Frozen):
+    id: str
+    kind: Literal["central", "edge"]
+    jurisdiction: str | None = None
+    utilization: float
+    """Sustainable utilisation: usable capacity = nominal x this."""
+    max_gpus: int | None = None
+    power_limit_kw: float | None = None
+    rtt_ms: dict[str, float]
+    """Network round trip to each user region it can serve, ms."""
+
+
+class PlanWorkload(Frozen):
+    id: str
+    model: str
+    input_tokens: float
+    """Mean prompt tokens per request."""
+    output_tokens: float
+    """Mean generated tokens per request."""
+    requests_per_day: float
+    ttft_target_ms: float | None
+    tpot_target_ms: float | None
+    headroom: float
+    dedicated: bool
+    placement: str
+    residency: list[str] | Literal["user_region"] | None
+    daily_coverage: bool
+    """Batch work whose daily volume may be served in any period."""
+    group_max_share: dict[str, float]
+    """Model-routing groups (model ids) other than the primary, with their largest share."""
+    serverless_allowed: bool
+    serverless_max_share: float
+    serverless_usd_per_request: float | None
+    shortfall_usd_per_request: float | None
+    monthly_cost_usd: float
+    """Cost attributed to this workload (its replicas' share of instances, its traffic costs)."""
+    tokens_per_month: float
+    """Input + output tokens served per month (served + serverless)."""
+    usd_per_million_tokens: float | None
+    served_share: float
+    """Fraction of monthly requests served by the fleet."""
+    serverless_share: float
+    unmet_share: float
+
+
+class Engine(Frozen):
+    """Serving-engine settings for each replica (vLLM argument names)."""
+
+    tensor_parallel_size: int
+    max_num_seqs: int
+    """Most concurrent sequences (the batch the plan's capacity assumes)."""
+    max_model_len: int
+    quantization: str | None
+    kv_cache_dtype: str
+    speculative_model: str | None = None
+    num_speculative_tokens: int | None = None
+
+
+class Predicted(Frozen):
+    """Performance-model (or measured) figures for one replica at the planned load."""
+
+    capacity_rps: float
+    """Requests/s one replica sustains at the SLO (before site utilisation)."""
+    output_tokens_per_s: float
+    ttft_ms: float
+    """Server-side time to first token, ms."""
+    tpot_ms: float
+    batch: int
+    max_batch: int
+    memory_gb_per_gpu: float
+    measured: bool = False
+
+
+class Deployment(Frozen):
+    """Replicas of one configuration at one site under one purchase option."""
+
+    workload: str
+    site: str
+    gpu: str
+    model: str
+    precision: str
+    tensor_parallel: int
+    purchase_option: str
+    candidate: str
+    gpus_per_replica: int
+    replicas: int
+    """Most replicas held in any period."""
+    gpus: int
+    """replicas x gpus_per_replica (peak over periods)."""
+    replicas_by_period: dict[str, int]
+    speculative: bool
+    availability: float
+    """Spot: fraction of capacity counted as usable; 1 otherwise."""
+    predicted: Predicted
+    engine: Engine
+    instance_type: str | None = None
+
+
+class InstanceHolding(Frozen):
+    """Whole instances bought at a site for one GPU type, option and tenant."""
+
+    site: str
+    gpu: str
+    purchase_option: str
+    tenant: str
+    """`shared`, or the id of a dedicated workload."""
+    gpus_per_instance: int
+    instance_type: str | None
+    instances_by_period: dict[str, int]
+    usd_per_gpu_hour: float
+    cost_terms_usd_per_gpu_hour: dict[str, float]
+    fixed: bool
+    """Committed or owned: the same count in every period, paid every hour."""
+    supply_max_gpus: int | None = None
+    gpu_power_kw: float
+
+
+class Flow(Frozen):
+    """Traffic from a user region to a deployment's configuration at a site, in one period."""
+
+    workload: str
+    region: str
+    site: str
+    candidate: str
+    period: str
+    rps: float
+    rtt_ms: float
+    ttft_ms: float
+    """User-facing TTFT: rtt + server-side TTFT."""
+    egress_usd_per_request: float
+
+
+class RegionPeriod(Frozen):
+    workload: str
+    region: str
+    period: str
+    rps: float
+
+
+class Baseline(Frozen):
+    name: str
+    description: str
+    monthly_cost_usd: float | None
+    """None where the baseline is infeasible or not applicable."""
+    savings_pct: float | None
+    """(baseline - plan) / baseline x 100."""
+    note: str = ""
+
+
+class SolveFacts(Frozen):
+    solver: str
+    solver_version: str | None = None
+    status: str
+    wall_time_s: float
+    build_time_s: float
+    candidates_time_s: float
+    time_limit_s: float
+    mip_gap_limit: float
+    gap: float | None
+    best_bound_usd: float | None
+    variables: int
+    constraints: int
+    candidates_considered: int
+    candidates_kept: int
+    candidates_not_fitting: int
+    library_version: str
+    python_version: str
+
+
+class Rules(Frozen):
+    """Fleet-wide limits, restated so the checker can verify them."""
+
+    spot_max_share: float
+    max_gpu_types: int | None
+    min_replicas_per_active_site: int
+    budget_usd_per_month: float | None
+
+
+class Alternative(Frozen):
+    """A configuration the optimiser could have used instead, with its cost per unit capacity."""
+
+    candidate: str
+    gpu: str
+    model: str
+    precision: str
+    tensor_parallel: int
+    purchase_option: str
+    usd_per_rps_hour: float
+    """Price of one replica-hour / usable rps of one replica (capacity x utilisation x availability)."""
+    capacity_rps: float
+    ttft_ms: float
+    serves_regions: list[str]
+    """User regions this configuration at this site can serve within the TTFT target."""
+
+
+class Explanation(Frozen):
+    """Why a deployment uses this GPU, precision and purchase option: its cost per unit capacity
+    against the best runner-up configurations at the same site."""
+
+    workload: str
+    site: str
+    chosen: Alternative
+    rank: int
+    """Rank of the chosen configuration by cost per unit capacity among all at this site (1 = cheapest)."""
+    runners_up: list[Alternative]
+    note: str
+
+
+class Plan(Frozen):
+    schema_version: Literal[1] = 1
+    kind: Literal["fleet_plan"] = "fleet_plan"
+    problem: str
+    status: Literal["optimal", "feasible"]
+    """`optimal`: proven within the gap limit; `feasible`: stopped at a limit, see `gap`."""
+    gap: float | None
+    monthly_cost_usd: float
+    cost_breakdown: dict[str, float]
+    """Objective terms: on_demand, spot, committed, owned_capital, power, egress, serverless,
+    shortfall_penalty (USD per month); they sum to monthly_cost_usd."""
+    monthly_spend_usd: float
+    """Money actually spent per month: monthly_cost_usd minus the (virtual) shortfall penalty; the
+    budget caps this."""
+    usd_per_million_tokens: float | None
+    """Fleet-wide cost per million tokens (input + output) served."""
+    periods: list[PlanPeriod]
+    regions: list[PlanRegion]
+    sites: list[PlanSite]
+    workloads: list[PlanWorkload]
+    deployments: list[Deployment]
+    instances: list[InstanceHolding]
+    routing: list[Flow]
+    demand: list[RegionPeriod]
+    serverless: list[RegionPeriod] = Field(default_factory=list)
+    unmet: list[RegionPeriod] = Field(default_factory=list)
+    rules: Rules
+    baselines: list[Baseline] = Field(default_factory=list)
+    explanations: list[Explanation] = Field(default_factory=list)
+    solve: SolveFacts
