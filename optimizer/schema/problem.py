@@ -316,7 +316,8 @@ class SpotOption(Frozen):
     availability: float = Field(default=0.9, gt=0.0, le=1.0)
     """Average fraction of spot capacity actually available (preemptions); spot capacity counts at it."""
     max_share: Fraction = 0.5
-    """Largest fraction of a workload's capacity in any period that may be spot."""
+    """Largest fraction of a workload's GPUs in any period that may be spot (what one preemption wave
+    can take away)."""
 
 
 class CommittedOption(Frozen):
@@ -365,7 +366,8 @@ class Shortfall(Frozen):
     allowed: bool = False
     """Whether demand may go unmet (charged at the penalty)."""
     penalty_usd_per_million_tokens: NonNegFloat = 100.0
-    """Cost charged per million unserved tokens (input + output)."""
+    """Cost charged per million unserved tokens (input + output). Unserved demand also drops its
+    headroom; the penalty is in the objective but not in the spend the budget caps."""
 
 
 class Policy(Frozen):
