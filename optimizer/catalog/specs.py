@@ -46,6 +46,11 @@ class GpuSpec(Frozen):
     fp8_dense_tflops: float | None = Field(
         default=None, description="Dense FP8 matrix peak, TFLOPS; None where FP8 is not supported natively."
     )
+    fp16_acc16_dense_tflops: float | None = Field(
+        default=None,
+        description="Dense FP16 matrix peak with FP16 accumulation, TFLOPS (GeForce parts run it at twice "
+        "their FP32-accumulate rate; llama.cpp uses it). None: same as fp16_dense_tflops.",
+    )
     int8_dense_tops: float | None = Field(default=None, description="Dense INT8 matrix peak, TOPS.")
     fp4_dense_tflops: float | None = Field(default=None, description="Dense FP4 matrix peak, TFLOPS.")
     interconnect: str = Field(description="Scale-up link, e.g. `NVLink 4 via NVSwitch`.")

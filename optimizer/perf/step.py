@@ -30,7 +30,8 @@ def peak_tflops(gpu: GpuSpec, precision: PrecisionSpec) -> float:
     """Dense matrix peak (TFLOPS) the precision's GEMMs run at on this device.
 
     fp8 -> fp8 peak, int8 -> int8 peak, fp4 -> fp4 peak, each falling back to the next wider
-    supported dtype (weight-only schemes dequantize and run at the fp16 peak); fp32 -> fp16 / 2.
+    supported dtype (weight-only schemes dequantize and run at the fp16 peak); fp32 -> fp16 / 2;
+    fp16_acc16 (FP16 accumulation, llama.cpp) -> the FP16-accumulate peak where the part has one.
 
     >>> from optimizer.perf._examples import H100_SXM, A100_80GB, FP8, BF16
     >>> peak_tflops(H100_SXM, FP8), peak_tflops(A100_80GB, FP8), peak_tflops(H100_SXM, BF16)
@@ -47,6 +48,8 @@ def peak_tflops(gpu: GpuSpec, precision: PrecisionSpec) -> float:
         return gpu.int8_dense_tops or fp16
     if dt == "fp32":
         return fp16 / 2.0
+    if dt == "fp16_acc16":
+        return gpu.fp16_acc16_dense_tflops or fp16
     return fp16
 
 
