@@ -39,6 +39,7 @@ from optimizer.perf import Capacity, Draft, Shape, replica_capacity
 from optimizer.schema.problem import (
     HOURS_PER_MONTH,
     GpuOffer,
+    MeasuredThroughput,
     Problem,
     PurchaseOption,
     Site,
@@ -199,7 +200,6 @@ class CandidateSet:
     """workload -> catalog id of its primary model."""
     draft_hf_ids: dict[str, str] = field(default_factory=dict)
     """workload -> Hugging Face id of its speculative draft model."""
-    unpruned_fleet: FleetData | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -209,7 +209,7 @@ class CandidateSet:
 
 
 def _offer_prices(
-    problem: Problem, catalog: Catalog, site: Site, offer: GpuOffer, gpu: GpuSpec, where: str
+    problem: Problem, catalog: Catalog, offer: GpuOffer, gpu: GpuSpec, where: str
 ) -> dict[PurchaseOption, dict[str, float]]:
     """Cost terms (USD per GPU-hour) for every purchase option this offer has and the problem allows."""
     po = problem.purchase_options
@@ -308,9 +308,7 @@ def _budgets(w: Workload, rtts: list[float]) -> list[float | None]:
     return [*sorted({round(target - r, 3) for r in rtts if target - r > 0})]
 
 
-def build_candidates(
-    problem: Problem, catalog: Catalog, *, prune: bool = True, keep_unpruned: bool = False
-) -> CandidateSet:
+def build_candidates(problem: Problem, catalog: Catalog, *, prune: bool = True) -> CandidateSet:
     """Enumerate, evaluate and prune replica configurations; emit FleetData for the MIP."""
     periods = problem.period_list()
     period_data = tuple(PeriodData(p.id, hours_per_month(p.hours_per_day)) for p in periods)
@@ -341,7 +339,7 @@ def build_candidates(
                 )
             site_gpu_instance[(site.id, gpu.id)] = offer.gpus_per_instance
             gpu_ids_by_offer[(site.id, oi)] = gpu.id
-            prices = _offer_prices(problem, catalog, site, offer, gpu, where)
+            prices = _offer_prices(problem, catalog, offer, gpu, where)
             fixed = sorted(
                 (sum(t.values()), opt.value) for opt, t in prices.items() if opt.fixed_over_periods
             )
@@ -577,10 +575,6 @@ def build_candidates(
         min_replicas_per_active_site=problem.policy.min_replicas_per_active_site,
         budget_usd_per_month=problem.policy.budget_usd_per_month,
     )
-    total = sum(1 for _ in info)
-    unpruned = None
-    if keep_unpruned and prune:
-        unpruned = build_candidates(problem, catalog, prune=False).fleet
     return CandidateSet(
         fleet,
         info,
@@ -588,11 +582,10 @@ def build_candidates(
         rtt,
         considered,
         not_fitting,
-        pruned=considered - not_fitting - total,
+        pruned=considered - not_fitting - len(info),
         gpu_ids_by_offer=gpu_ids_by_offer,
         primary_model=primary_model,
         draft_hf_ids=draft_hf_ids,
-        unpruned_fleet=unpruned,
         notes=notes,
     )
 
@@ -608,7 +601,7 @@ def _evaluate(
     tp: int,
     draft: Draft | None,
     budgets: list[float | None],
-    measured: Mapping[tuple[str, str, int, str], object],
+    measured: Mapping[tuple[str, str, int, str], MeasuredThroughput],
 ) -> list[tuple[float | None, Evaluation | None]]:
     """Capacity of one configuration at each TTFT budget (None where it does not fit or cannot meet
     the targets)."""
@@ -644,9 +637,6 @@ def _evaluate(
         rps, out_tok, ttft, tpot = _mixture_capacity(caps)
         last = (caps, ttft)
         if m is not None:
-            from optimizer.schema.problem import MeasuredThroughput
-
-            assert isinstance(m, MeasuredThroughput)
             out_tok = m.output_tokens_per_s_per_replica
             rps = out_tok / w.request.mean_output_tokens
             ttft = m.ttft_ms if m.ttft_ms is not None else ttft

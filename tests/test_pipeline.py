@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from helpers import DATA
@@ -10,8 +11,9 @@ from helpers import DATA
 from optimizer.candidates import annuity_factor, build_candidates, daily_requests, profile_factors
 from optimizer.check import check_plan, recompute_costs
 from optimizer.model import build_model
-from optimizer.pipeline import PlanResult, baseline_problem
+from optimizer.pipeline import PlanResult, SolveOptions, baseline_problem, solve_problem
 from optimizer.schema.loader import load_problem
+from optimizer.schema.problem import MeasuredThroughput
 from optimizer.solve import SolveStatus, solve
 
 
@@ -93,3 +95,43 @@ def test_baseline_problem_is_simple() -> None:
     assert all(s.kind == "central" for s in bp.sites)
     assert all(w.precisions == ("bf16",) for w in bp.workloads)
     assert bp.purchase_options.spot is None and bp.purchase_options.committed_1y is None
+
+
+def _with_measurement(tokens_per_s: float, tpot_ms: float | None = None) -> tuple[Any, Any]:
+    loaded = load_problem(DATA / "small.yaml")
+    p = loaded.problem
+    m = MeasuredThroughput(
+        gpu="h100_sxm",
+        precision="fp8",
+        tensor_parallel=1,
+        output_tokens_per_s_per_replica=tokens_per_s,
+        tpot_ms=tpot_ms,
+    )
+    wl = tuple(w.model_copy(update={"measured": (m,)}) if w.id == "chat_small" else w for w in p.workloads)
+    return p.model_copy(update={"workloads": wl}), loaded.catalog
+
+
+def test_measured_throughput_replaces_the_prediction() -> None:
+    problem, catalog = _with_measurement(20000.0)
+    cs = build_candidates(problem, catalog, prune=False)
+    hits = [
+        c
+        for c in cs.info.values()
+        if c.workload == "chat_small"
+        and c.gpu == "h100_sxm"
+        and c.precision == "fp8"
+        and c.tensor_parallel == 1
+        and not c.speculative
+    ]
+    assert hits and all(c.measured for c in hits)
+    assert all(c.capacity_rps == pytest.approx(20000.0 / 200.0) for c in hits)  # tokens/s / output tokens
+    others = [c for c in cs.info.values() if c.workload == "chat_small" and c.precision != "fp8"]
+    assert others and not any(c.measured for c in others)
+    plan = solve_problem(problem, catalog, SolveOptions(baselines=False)).plan
+    assert any(d.predicted.measured for d in plan.deployments if d.workload == "chat_small")
+
+
+def test_measured_latency_over_target_drops_the_configuration() -> None:
+    problem, catalog = _with_measurement(20000.0, tpot_ms=500.0)  # far above the 40 ms target
+    cs = build_candidates(problem, catalog, prune=False)
+    assert not any(c.measured for c in cs.info.values())
