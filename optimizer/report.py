@@ -45,7 +45,15 @@ def make_console() -> Console:
 def print_summary(plan: Plan, console: Console | None = None) -> None:
     """Headline, cost breakdown, per-workload costs, deployments and baselines."""
     con = console or make_console()
-    gap = "" if plan.gap is None else f", gap {plan.gap:.2%}"
+    limit = plan.solve.mip_gap_limit
+    if plan.status == "optimal":
+        gap = f" (proven within the {limit:.2g} relative gap limit" + (
+            f"; final gap {plan.gap:.3%})" if plan.gap else ")"
+        )
+    else:
+        gap = " (NOT proven optimal: stopped at a limit" + (
+            f", gap {plan.gap:.2%})" if plan.gap is not None else ")"
+        )
     penalty = plan.cost_breakdown.get("shortfall_penalty", 0.0)
     spend = (
         f" (spend {_usd(plan.monthly_spend_usd)} + shortfall penalty {_usd(penalty)})"
