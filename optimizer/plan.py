@@ -177,24 +177,19 @@ def build_plan(
 
     # Per-workload cost attribution and cost per million tokens ------------------------------------
     wl_cost = _attribute_costs(fleet, sol, deployments, holdings, hours)
+    # Requests per month by kind and workload: rps x 3600 x hours, summed once over each list.
+    monthly: dict[str, dict[str, float]] = {
+        kind: defaultdict(float) for kind in ("served", "serverless", "unmet", "demand")
+    }
+    for kind, items in (("served", flows), ("serverless", serverless), ("unmet", unmet), ("demand", demand)):
+        for item in items:
+            monthly[kind][item.workload] += item.rps * 3600 * hours[item.period]
     plan_workloads = []
     total_tokens = 0.0
     for w in problem.workloads:
         f = cset.workloads[w.id]
         tok_per_req = f.input_tokens + f.output_tokens
-        month = {k: 0.0 for k in ("served", "serverless", "unmet", "demand")}
-        for fl in flows:
-            if fl.workload == w.id:
-                month["served"] += fl.rps * 3600 * hours[fl.period]
-        for x in serverless:
-            if x.workload == w.id:
-                month["serverless"] += x.rps * 3600 * hours[x.period]
-        for x in unmet:
-            if x.workload == w.id:
-                month["unmet"] += x.rps * 3600 * hours[x.period]
-        for x in demand:
-            if x.workload == w.id:
-                month["demand"] += x.rps * 3600 * hours[x.period]
+        month = {kind: monthly[kind].get(w.id, 0.0) for kind in ("served", "serverless", "unmet", "demand")}
         tokens = (month["served"] + month["serverless"]) * tok_per_req
         total_tokens += tokens
         dem = month["demand"] or 1.0
