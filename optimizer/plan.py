@@ -190,9 +190,13 @@ def build_plan(
         f = cset.workloads[w.id]
         tok_per_req = f.input_tokens + f.output_tokens
         month = {kind: monthly[kind].get(w.id, 0.0) for kind in ("served", "serverless", "unmet", "demand")}
-        tokens = (month["served"] + month["serverless"]) * tok_per_req
+        # Delivered requests are demand minus shortfall (serverless and GPU traffic in demand
+        # units); GPU traffic above demand is headroom, not tokens delivered.
+        delivered = max(0.0, month["demand"] - month["unmet"])
+        tokens = delivered * tok_per_req
         total_tokens += tokens
         dem = month["demand"] or 1.0
+        gpu_served = max(0.0, delivered - month["serverless"])
         wd = wdata[w.id]
         plan_workloads.append(
             PlanWorkload(
@@ -216,7 +220,7 @@ def build_plan(
                 monthly_cost_usd=wl_cost[w.id],
                 tokens_per_month=tokens,
                 usd_per_million_tokens=wl_cost[w.id] / tokens * 1e6 if tokens > 0 else None,
-                served_share=min(1.0, month["served"] / dem),
+                served_share=min(1.0, gpu_served / dem),
                 serverless_share=min(1.0, month["serverless"] / dem),
                 unmet_share=min(1.0, month["unmet"] / dem),
             )

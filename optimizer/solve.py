@@ -279,12 +279,36 @@ def _no_incumbent(raw: str, wall: float) -> str:
     return f"stopped ({raw}) after {wall:.1f} s before finding any feasible plan; raise the time limit"
 
 
+_HIGHS_SCHEDULER: dict[str, int | None] = {}
+"""Thread count HiGHS's process-wide task scheduler was last started for (key `threads`)."""
+
+
+def _prepare_highs_scheduler(threads: int | None) -> None:
+    """Restart HiGHS's global task scheduler when this run asks for another thread count.
+
+    HiGHS starts one process-wide scheduler on its first MIP solve and refuses (model status
+    "Not Set") any later run whose `threads` option differs from it. Solving once with the
+    default and then with `threads=1` in the same process therefore failed, and used to fall
+    back to CBC silently. `Highs.resetGlobalScheduler(True)` tears it down so the next run
+    starts one with the requested count.
+    """
+    if "threads" in _HIGHS_SCHEDULER and _HIGHS_SCHEDULER["threads"] == threads:
+        return
+    import highspy
+
+    reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+    if reset is not None and "threads" in _HIGHS_SCHEDULER:
+        reset(True)
+    _HIGHS_SCHEDULER["threads"] = threads
+
+
 def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     """HiGHS through `pulp.HiGHS` (highspy API), status read from the highspy object itself."""
     cmd = pulp.HiGHS(msg=opts.msg, timeLimit=opts.time_limit_s, gapRel=opts.mip_gap, threads=opts.threads)
     base = SolverInfo("highs", "", _options(opts), 0.0, "not run")
     if not cmd.available():
         return _Run(SolveStatus.ERROR, base, "highspy is not installed")
+    _prepare_highs_scheduler(opts.threads)
     problem.solverModel = None
     start = time.perf_counter()
     error: str | None = None

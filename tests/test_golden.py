@@ -1,6 +1,6 @@
 """Golden results of the shipped problems, the README table, and the plan re-check on each.
 
-A change that moves a golden objective or decision fails here with a message naming what moved;
+A change that moves a golden objective, status or baseline cost fails here with a message naming what moved;
 re-pin deliberately with `python -m optimizer.shipped --update`.
 """
 
@@ -45,8 +45,15 @@ def test_readme_table_matches_fresh_solves(solved: list[shipped.Solved]) -> None
 
 
 def test_compare_names_what_moved() -> None:
-    g = {"status": "optimal", "monthly_cost_usd": 100.0, "decisions": ["a = 1 GPUs"]}
-    n = {"status": "optimal", "monthly_cost_usd": 110.0, "decisions": ["b = 1 GPUs"]}
+    g = {"status": "optimal", "monthly_cost_usd": 100.0, "baselines_usd": {"x": 200.0}, "decisions": ["a"]}
+    n = {"status": "optimal", "monthly_cost_usd": 110.0, "baselines_usd": {"x": 250.0}, "decisions": ["b"]}
     moved = shipped.compare("p", g, n)
     assert any("monthly cost" in m for m in moved)
-    assert any("gone: a" in m for m in moved) and any("new:  b" in m for m in moved)
+    assert any("baseline x" in m for m in moved)
+
+
+def test_compare_ignores_tie_broken_decisions() -> None:
+    """Equal-cost plans may differ in which configuration breaks a tie: not a moved golden."""
+    g = {"status": "optimal", "monthly_cost_usd": 100.0, "baselines_usd": {}, "decisions": ["a = 2 GPUs"]}
+    n = {"status": "optimal", "monthly_cost_usd": 100.0, "baselines_usd": {}, "decisions": ["b = 2 GPUs"]}
+    assert shipped.compare("p", g, n) == []
