@@ -110,6 +110,79 @@ def check_costs(v: _View) -> list[str]:
     return out
 
 
+def recompute_workload_costs(plan: Plan) -> dict[str, float]:
+    """Monthly cost per workload, re-derived from the plan alone.
+
+    A dedicated holding belongs to its tenant. A shared holding's cost in period t is split by the
+    GPUs each workload's replicas occupy in that (site, gpu, option) pool in t; a pool idle in t is
+    split by its use over all periods, then by each workload's GPU use in the whole plan, then
+    equally. Egress, serverless and shortfall costs belong to the workload whose traffic it is.
+    """
+    hours = {p.id: p.hours_per_month for p in plan.periods}
+    wl = {w.id: w for w in plan.workloads}
+    out: dict[str, float] = {w: 0.0 for w in wl}
+    pool_t: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    pool_all: dict[tuple[str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    plan_all: dict[str, float] = defaultdict(float)
+    for d in plan.deployments:
+        for t, n in d.replicas_by_period.items():
+            gpus = float(n * d.gpus_per_replica)
+            if gpus > 0:
+                pool_t[(d.site, d.gpu, d.purchase_option, t)][d.workload] += gpus
+                pool_all[(d.site, d.gpu, d.purchase_option)][d.workload] += gpus
+                plan_all[d.workload] += gpus
+    equal = {w: 1.0 for w in wl}
+    for h in plan.instances:
+        for t, n in h.instances_by_period.items():
+            cost = n * h.gpus_per_instance * sum(h.cost_terms_usd_per_gpu_hour.values()) * hours[t]
+            if h.tenant != "shared" and h.tenant in out:
+                out[h.tenant] += cost
+                continue
+            levels = (
+                pool_t.get((h.site, h.gpu, h.purchase_option, t), {}),
+                pool_all.get((h.site, h.gpu, h.purchase_option), {}),
+                plan_all,
+                equal,
+            )
+            for weights in levels:
+                total = sum(weights.values())
+                if total > 0:
+                    for w, weight in weights.items():
+                        out[w] += cost * weight / total
+                    break
+    for f in plan.routing:
+        out[f.workload] += f.rps * 3600.0 * hours[f.period] * f.egress_usd_per_request
+    for sv in plan.serverless:
+        price = wl[sv.workload].serverless_usd_per_request or 0.0
+        out[sv.workload] += sv.rps * 3600.0 * hours[sv.period] * price
+    for u in plan.unmet:
+        penalty = wl[u.workload].shortfall_usd_per_request or 0.0
+        out[u.workload] += u.rps * 3600.0 * hours[u.period] * penalty
+    return out
+
+
+def check_workload_costs(v: _View) -> list[str]:
+    """Each workload's stated cost re-derives from holdings and traffic; the workloads' costs add up
+    to the plan's total, and each workload's USD per million tokens is its cost over its tokens."""
+    plan, out = v.plan, []
+    tol = max(ABS_TOL_USD, 1e-7 * plan.monthly_cost_usd)
+    recomputed = recompute_workload_costs(plan)
+    for w in plan.workloads:
+        if not _close(w.monthly_cost_usd, recomputed.get(w.id, 0.0), abs_tol=tol):
+            out.append(
+                f"cost: workload {w.id} is charged {w.monthly_cost_usd:.2f}, "
+                f"re-derived {recomputed.get(w.id, 0.0):.2f}"
+            )
+        if w.usd_per_million_tokens is not None and w.tokens_per_month > 0:
+            expected = w.monthly_cost_usd / w.tokens_per_month * 1e6
+            if not _close(w.usd_per_million_tokens, expected, abs_tol=1e-9):
+                out.append(f"cost: workload {w.id} USD per M tokens {w.usd_per_million_tokens} != {expected}")
+    summed = sum(w.monthly_cost_usd for w in plan.workloads)
+    if not _close(summed, plan.monthly_cost_usd, abs_tol=tol):
+        out.append(f"cost: workloads' costs sum to {summed:.2f}, plan total is {plan.monthly_cost_usd:.2f}")
+    return out
+
+
 def check_periods(v: _View) -> list[str]:
     """Every deployment lists every period; fixed options hold one count in all periods."""
     out = []
@@ -353,6 +426,7 @@ def check_fleet_rules(v: _View) -> list[str]:
 
 CHECKS: tuple[Callable[[_View], list[str]], ...] = (
     check_costs,
+    check_workload_costs,
     check_periods,
     check_coverage,
     check_capacity,

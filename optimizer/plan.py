@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from optimizer import __version__
@@ -301,48 +302,72 @@ def _attribute_costs(
     holdings: list[InstanceHolding],
     hours: dict[str, float],
 ) -> dict[str, float]:
-    """Split the monthly cost over workloads: each instance holding's cost in proportion to the GPUs
-    each workload's replicas occupy in it (per period), plus each workload's own traffic costs."""
+    """Split the monthly cost over workloads so that the parts add up to the total.
+
+    Instance holdings: a dedicated holding is its tenant's; a shared one is split in proportion to
+    the GPUs each workload's replicas occupy in that (site, gpu, option) pool in that period, else
+    (idle capacity) over the pool's use in all periods, else over each workload's GPU-hours in the
+    whole plan, else equally. Traffic costs (egress, serverless, shortfall penalty) belong to the
+    workload whose traffic it is. `optimizer.check.check_workload_costs` re-derives this split.
+    """
     out: dict[str, float] = {w.id: 0.0 for w in fleet.workloads}
-    use: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for d in deployments:
-        for t, n in d.replicas_by_period.items():
-            use[(d.site, d.gpu, d.purchase_option, t)][d.workload] += n * d.gpus_per_replica
+    use = _gpu_use(deployments)
     for h in holdings:
+        pool = (h.site, h.gpu, h.purchase_option)
         for t, n in h.instances_by_period.items():
             cost = n * h.gpus_per_instance * h.usd_per_gpu_hour * hours[t]
-            shares = use.get((h.site, h.gpu, h.purchase_option, t), {})
-            if h.tenant != "shared":
+            if cost == 0:
+                continue
+            if h.tenant != "shared" and h.tenant in out:
                 out[h.tenant] += cost
                 continue
-            tot = sum(v for w, v in shares.items() if w in out)
-            if tot <= 0:
-                continue  # idle committed capacity in this period: split below by peak use
-            for w, v in shares.items():
-                out[w] += cost * v / tot
-    # idle fixed capacity in periods where a holding serves nobody: charge by each workload's total use
-    for h in holdings:
-        for t, n in h.instances_by_period.items():
-            if h.tenant != "shared" or n == 0:
-                continue
-            if sum(use.get((h.site, h.gpu, h.purchase_option, t), {}).values()) > 0:
-                continue
-            users = {
-                d.workload: d.gpus
-                for d in deployments
-                if (d.site, d.gpu, d.purchase_option) == (h.site, h.gpu, h.purchase_option)
-            }
-            tot = sum(users.values()) or 1
-            for w, v in users.items():
-                out[w] += n * h.gpus_per_instance * h.usd_per_gpu_hour * hours[t] * v / tot
+            for w, share in _cost_shares(use, pool, t, list(out)).items():
+                out[w] += cost * share
     egress = {(r.workload, r.region, r.site, r.candidate): r.egress_usd_per_request for r in fleet.routes}
     wd = {w.id: w for w in fleet.workloads}
     for (w, r, s, c, t), rps in sol.traffic.items():
         out[w] += rps * 3600 * hours[t] * egress[(w, r, s, c)]
-    for (wid, _r, t), rps in sol.serverless.items():
-        out[wid] += rps * 3600 * hours[t] * (wd[w].serverless_usd_per_request or 0.0)
-    for (wid, _r, t), rps in sol.unmet.items():
-        out[wid] += rps * 3600 * hours[t] * (wd[w].unmet_usd_per_request or 0.0)
+    for (w, _r, t), rps in sol.serverless.items():
+        out[w] += rps * 3600 * hours[t] * (wd[w].serverless_usd_per_request or 0.0)
+    for (w, _r, t), rps in sol.unmet.items():
+        out[w] += rps * 3600 * hours[t] * (wd[w].unmet_usd_per_request or 0.0)
+    return out
+
+
+GpuUse = dict[tuple[str, str, str, str], dict[str, float]]
+"""(site, gpu, option, period) -> workload -> GPUs its replicas occupy."""
+
+
+def _gpu_use(deployments: list[Deployment]) -> GpuUse:
+    use: GpuUse = defaultdict(lambda: defaultdict(float))
+    for d in deployments:
+        for t, n in d.replicas_by_period.items():
+            if n > 0:
+                use[(d.site, d.gpu, d.purchase_option, t)][d.workload] += n * d.gpus_per_replica
+    return use
+
+
+def _cost_shares(
+    use: GpuUse, pool: tuple[str, str, str], period: str, workloads: list[str]
+) -> dict[str, float]:
+    """Shares (summing to 1) in which a shared pool's cost in `period` is split over workloads."""
+    levels = (
+        use.get((*pool, period), {}),
+        _summed(v for k, v in use.items() if k[:3] == pool),
+        _summed(use.values()),
+    )
+    for weights in levels:
+        total = sum(weights.values())
+        if total > 0:
+            return {w: v / total for w, v in sorted(weights.items()) if v > 0}
+    return {w: 1.0 / len(workloads) for w in workloads} if workloads else {}
+
+
+def _summed(maps: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for m in maps:
+        for k, v in m.items():
+            out[k] += v
     return out
 
 
