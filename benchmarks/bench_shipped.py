@@ -26,15 +26,15 @@ def main(argv: list[str]) -> int:
         f"{'problem':<26} {'status':<8} {'cands s':>8} {'build s':>8} {'solve s':>8} {'vars':>7} {'cons':>7}"
     )
     for path in sorted((ROOT / "problems").glob("*.yaml")):
-        runs = [solve_file(path, SolveOptions(baselines=False)).plan.solve for _ in range(args.repeat)]
+        results = [solve_file(path, SolveOptions(baselines=False)) for _ in range(args.repeat)]
         med = {
-            k: statistics.median(getattr(r, k) for r in runs)
-            for k in ("candidates_time_s", "build_time_s", "wall_time_s")
+            k: statistics.median(getattr(r.timings, k) for r in results)
+            for k in ("candidates_s", "build_s", "solve_s")
         }
-        r = runs[0]
+        r = results[0].plan.solve
         print(
-            f"{path.stem:<26} {r.status:<8} {med['candidates_time_s']:8.2f} {med['build_time_s']:8.2f} "
-            f"{med['wall_time_s']:8.2f} {r.variables:7d} {r.constraints:7d}"
+            f"{path.stem:<26} {r.status:<8} {med['candidates_s']:8.2f} {med['build_s']:8.2f} "
+            f"{med['solve_s']:8.2f} {r.variables:7d} {r.constraints:7d}"
         )
     return 0
 

@@ -9,6 +9,7 @@ Exit codes (documented in the README, used by every command):
 | 2 | invalid input (file, flag or catalog name) |
 | 3 | infeasible problem (with a diagnosis) |
 | 4 | solver or internal error, or a plan that failed its own re-check |
+| 130 | interrupted (Ctrl-C); nothing partial is written |
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 2
     INFEASIBLE = 3
     INTERNAL_ERROR = 4
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (SIGINT), the shell's 128 + signal 2; nothing partial is written."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from optimizer.candidates import CandidateSet, build_candidates
@@ -16,7 +16,7 @@ from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.errors import InfeasibleError, OptimizerError
 from optimizer.model import build_model
-from optimizer.plan import Timings, build_plan, explain
+from optimizer.plan import build_plan, explain
 from optimizer.schema.loader import load_problem
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Policy, Problem, PurchaseOptions, Serverless, Shortfall, Workload
@@ -38,12 +38,28 @@ class SolveOptions:
 
 
 @dataclass(frozen=True)
+class Timings:
+    """Wall time of each phase, seconds (kept out of the plan so re-solves are byte-identical)."""
+
+    candidates_s: float = 0.0
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    baselines_s: float = 0.0
+    check_s: float = 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.candidates_s + self.build_s + self.solve_s + self.baselines_s + self.check_s
+
+
+@dataclass(frozen=True)
 class PlanResult:
     problem: Problem
     catalog: Catalog
     candidates: CandidateSet
     solution: Solution
     plan: Plan
+    timings: Timings = Timings()
 
 
 def _solve_fleet(
@@ -63,7 +79,8 @@ def _solve_fleet(
         threads=opts.threads or s.threads,
         msg=opts.msg,
     )
-    return cset, sol, Timings(candidates_s=t1 - t0, build_s=t2 - t1)
+    t3 = time.perf_counter()
+    return cset, sol, Timings(candidates_s=t1 - t0, build_s=t2 - t1, solve_s=t3 - t2)
 
 
 def solve_problem(problem: Problem, catalog: Catalog, opts: SolveOptions | None = None) -> PlanResult:
@@ -73,12 +90,16 @@ def solve_problem(problem: Problem, catalog: Catalog, opts: SolveOptions | None 
     """
     opts = opts or SolveOptions()
     cset, sol, timings = _solve_fleet(problem, catalog, opts)
-    plan = build_plan(problem, cset, sol, timings)
+    plan = build_plan(problem, cset, sol)
     plan = plan.model_copy(update={"explanations": explain(plan, cset)})
+    t0 = time.perf_counter()
     if opts.baselines:
         plan = plan.model_copy(update={"baselines": compute_baselines(problem, catalog, plan, opts)})
+    t1 = time.perf_counter()
     ensure_plan_ok(plan)
-    return PlanResult(problem, catalog, cset, sol, plan)
+    t2 = time.perf_counter()
+    timings = replace(timings, baselines_s=t1 - t0, check_s=t2 - t1)
+    return PlanResult(problem, catalog, cset, sol, plan, timings)
 
 
 def solve_file(path: str | Path, opts: SolveOptions | None = None) -> PlanResult:

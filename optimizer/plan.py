@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from optimizer import __version__
 from optimizer.candidates import CandidateSet
@@ -38,20 +37,16 @@ from optimizer.solve import Solution, SolveStatus
 TOL = 1e-9
 
 
-@dataclass(frozen=True)
-class Timings:
-    candidates_s: float
-    build_s: float
-
-
 def build_plan(
     problem: Problem,
     cset: CandidateSet,
     sol: Solution,
-    timings: Timings,
     baselines: list[Baseline] | None = None,
 ) -> Plan:
-    """Assemble the plan from the solution, restating the data needed to re-check it."""
+    """Assemble the plan from the solution, restating the data needed to re-check it.
+
+    The plan holds no wall-clock timings: the same input and options give the same plan bytes
+    (timings are on `optimizer.pipeline.PlanResult.timings`, printed by `solve --timings`)."""
     fleet: FleetData = cset.fleet
     periods = [p.id for p in fleet.periods]
     hours = {p.id: p.hours_per_month for p in fleet.periods}
@@ -244,9 +239,7 @@ def build_plan(
         solver=info.name,
         solver_version=info.version,
         status=sol.status.value,
-        wall_time_s=round(info.wall_time_s, 3),
-        build_time_s=round(timings.build_s, 3),
-        candidates_time_s=round(timings.candidates_s, 3),
+        fallback_reason=info.fallback_reason,
         time_limit_s=float(info.options.get("time_limit_s", 0.0)),
         mip_gap_limit=float(info.options.get("mip_gap", 0.0)),
         gap=info.gap,

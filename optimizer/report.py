@@ -12,6 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from optimizer.outputs import atomic_write_text
 from optimizer.schema.plan import Plan
 
 
@@ -29,8 +30,9 @@ def dump_plan(plan: Plan, fmt: str) -> str:
 
 
 def write_plan(plan: Plan, path: Path, fmt: str | None = None) -> None:
+    """Write the plan atomically (temporary file + rename): a failure never truncates `path`."""
     fmt = fmt or ("json" if path.suffix.lower() == ".json" else "yaml")
-    path.write_text(dump_plan(plan, fmt), encoding="utf-8")
+    atomic_write_text(path, dump_plan(plan, fmt))
 
 
 def _usd(x: float | None) -> str:
@@ -151,7 +153,7 @@ def print_summary(plan: Plan, console: Console | None = None) -> None:
         con.print(t)
     s = plan.solve
     con.print(
-        f"solver {s.solver} {s.solver_version or ''}: {s.status} in {s.wall_time_s:.2f} s "
+        f"solver {s.solver} {s.solver_version or ''}: {s.status} "
         f"({s.variables} variables, {s.constraints} constraints; {s.candidates_kept} candidates kept of "
         f"{s.candidates_considered} evaluated)"
     )

@@ -74,14 +74,15 @@ class Solved:
     path: Path
     plan: Plan
     wall_s: float
+    solve_s: float = 0.0
 
 
 def solve_all(root: Path = PROBLEMS) -> list[Solved]:
     out = []
     for path in problem_files(root):
         t0 = time.perf_counter()
-        plan = solve_file(path, SolveOptions()).plan
-        out.append(Solved(path.stem, path, plan, time.perf_counter() - t0))
+        result = solve_file(path, SolveOptions())
+        out.append(Solved(path.stem, path, result.plan, time.perf_counter() - t0, result.timings.solve_s))
     return out
 
 
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in solved:
         print(
             f"{s.name:<28} {s.plan.status:<9} {_money(s.plan.monthly_cost_usd):>14}  solver "
-            f"{s.plan.solve.wall_time_s:6.2f} s  total {s.wall_s:6.2f} s"
+            f"{s.solve_s:6.2f} s  total {s.wall_s:6.2f} s"
         )
     if args.update:
         write_golden(records)

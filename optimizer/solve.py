@@ -13,8 +13,10 @@ gap is within the requested `mip_gap`.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -40,8 +42,10 @@ from optimizer.model.diagnose import (
     unmet_required,
 )
 from optimizer.model.fleet_model import FleetModel
+from optimizer.outputs import native_stdout_to_stderr
 
 SolverName = Literal["highs", "cbc"]
+_log = logging.getLogger("optimizer")
 
 
 class SolveStatus(StrEnum):
@@ -176,6 +180,7 @@ def run_solver(problem: Any, opts: RunOptions) -> _Run:
         run = _run_highs(problem, opts)
         if run.failure is not None and run.retry:
             reason = f"highs failed: {run.failure}"
+            _log.warning("%s; solving with CBC instead (recorded as solve.fallback_reason)", reason)
             cbc = _run_cbc(problem, opts)
             run = _Run(cbc.status, _with_fallback(cbc.info, reason), cbc.failure)
     if run.failure is not None:
@@ -313,7 +318,8 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     start = time.perf_counter()
     error: str | None = None
     try:
-        problem.solve(cmd)
+        with native_stdout_to_stderr():  # HiGHS prints its banner and log on fd 1
+            problem.solve(cmd)
     except Exception as exc:  # pulp's HiGHS wrapper lacks some statuses; the highspy object still knows
         error = f"{type(exc).__name__}: {exc}"
     wall = time.perf_counter() - start
@@ -378,13 +384,14 @@ def _run_cbc(problem: Any, opts: RunOptions) -> _Run:
             return _Run(SolveStatus.ERROR, base, "CBC is not available")
         start = time.perf_counter()
         try:
-            problem.solve(cmd)
+            with native_stdout_to_stderr():
+                problem.solve(cmd)
         except Exception as exc:
             return _Run(SolveStatus.ERROR, base, f"{type(exc).__name__}: {exc}")
         wall = time.perf_counter() - start
         log = log_path.read_text() if log_path.exists() else ""
     if opts.msg:
-        print(log)
+        print(log, file=sys.stderr)
     version_match = re.search(r"^Version:\s*(\S+)", log, re.M)
     result = _CBC_RESULT.search(log)
     raw = result.group(1).strip() if result else pulp.LpStatus.get(problem.status, "unknown")

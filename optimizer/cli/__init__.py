@@ -8,12 +8,15 @@ message (never a traceback unless `OPTIMIZER_DEBUG=1`).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from optimizer import __version__
 from optimizer.errors import ExitCode, OptimizerError
+from optimizer.outputs import remove_partial_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,14 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors are invalid input
         code = exc.code if isinstance(exc.code, int) else ExitCode.INVALID_INPUT
         return int(ExitCode.INVALID_INPUT) if code not in (0,) else 0
+    _log_to_stderr()
     try:
-        return int(args.func(args))
+        return _run_interruptibly(lambda: int(args.func(args)))
     except OptimizerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return int(ExitCode.INTERNAL_ERROR)
+        remove_partial_outputs()
+        print("interrupted: nothing was written", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         if os.environ.get("OPTIMIZER_DEBUG"):
             raise
@@ -54,3 +59,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.INTERNAL_ERROR)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes each record to whatever `sys.stderr` is at the time (never to stdout)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    """Library warnings (e.g. a solver fallback) go to stderr as `WARNING: ...` lines."""
+    log = logging.getLogger("optimizer")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+        log.propagate = False
+
+
+def _run_interruptibly(command: Callable[[], int]) -> int:
+    """Run `command` in a worker thread so that Ctrl-C is honoured within a fraction of a second.
+
+    Solvers run native code for minutes; Python only sees SIGINT between bytecodes of the main
+    thread, so the main thread waits here in short joins instead. On Ctrl-C the partial outputs
+    are removed and the process exits 130 at once (the solver thread is abandoned: no plan was
+    written, and outputs are only ever written by atomic rename). Outside the main thread (tests
+    calling `main` from a thread) the command runs directly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return command()
+    result: list[int] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(command())
+        except BaseException as exc:  # re-raised in the main thread below
+            error.append(exc)
+
+    worker = threading.Thread(target=work, name="optimizer-command", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        remove_partial_outputs()
+        try:
+            print("interrupted: nothing was written", file=sys.stderr, flush=True)
+            sys.stdout.flush()
+        finally:
+            os._exit(int(ExitCode.INTERRUPTED))
+    if error:
+        raise error[0]
+    return result[0]

@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from rich.console import Console
 
 from optimizer.errors import ExitCode, InputError
+from optimizer.outputs import check_output_path
 from optimizer.pipeline import SolveOptions, solve_file
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
 from optimizer.schema.plan import Plan
@@ -37,7 +39,10 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-baselines", action="store_true", help="skip the baseline comparisons")
     p.add_argument("--explain", action="store_true", help="also print why each deployment was chosen")
-    p.add_argument("--solver-log", action="store_true", help="show the solver's log")
+    p.add_argument("--solver-log", action="store_true", help="show the solver's log (on stderr)")
+    p.add_argument(
+        "--timings", action="store_true", help="print wall time per phase on stderr (never in the plan)"
+    )
     p.set_defaults(func=run_solve)
 
     e = sub.add_parser("explain", help="explain the choices in a plan file")
@@ -50,6 +55,8 @@ def run_solve(args: argparse.Namespace) -> int:
         raise InputError("--time-limit must be positive")
     if args.mip_gap is not None and not 0 <= args.mip_gap <= 1:
         raise InputError("--mip-gap must be between 0 and 1")
+    if args.output is not None:  # refuse a bad output path before any work is done
+        check_output_path(args.output, [args.problem], what="--output")
     opts = SolveOptions(
         solver=args.solver,
         time_limit_s=args.time_limit,
@@ -66,10 +73,20 @@ def run_solve(args: argparse.Namespace) -> int:
         print_summary(plan)
         if args.output is not None:
             print(f"plan written to {args.output}")
-    else:
+        if args.explain:
+            print_explanations(plan)
+    else:  # stdout carries the document alone; everything else goes to stderr
         sys.stdout.write(dump_plan(plan, args.format))
-    if args.explain:
-        print_explanations(plan)
+        sys.stdout.flush()
+        if args.explain:
+            print_explanations(plan, Console(file=sys.stderr, width=160))
+    if args.timings:
+        t = result.timings
+        print(
+            f"timings: candidates {t.candidates_s:.3f} s, build {t.build_s:.3f} s, solve {t.solve_s:.3f} s, "
+            f"baselines {t.baselines_s:.3f} s, check {t.check_s:.3f} s, total {t.total_s:.3f} s",
+            file=sys.stderr,
+        )
     return int(ExitCode.OK if plan.status == "optimal" else ExitCode.NOT_PROVEN_OPTIMAL)
 
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from optimizer.schema.types import Frozen
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 2
 """Bumped on any incompatible change to the keys below (the Plan model pins it as a literal)."""
 
 
@@ -186,9 +186,8 @@ class SolveFacts(Frozen):
     solver: str
     solver_version: str | None = None
     status: str
-    wall_time_s: float
-    build_time_s: float
-    candidates_time_s: float
+    fallback_reason: str | None = None
+    """Why the requested solver was not the one that ran (e.g. HiGHS failed and CBC solved it)."""
     time_limit_s: float
     mip_gap_limit: float
     gap: float | None
@@ -242,7 +241,7 @@ class Explanation(Frozen):
 
 
 class Plan(Frozen):
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     kind: Literal["fleet_plan"] = "fleet_plan"
     problem: str
     status: Literal["optimal", "feasible"]
