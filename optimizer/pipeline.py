@@ -14,13 +14,14 @@ from pathlib import Path
 from optimizer.candidates import CandidateSet, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
+from optimizer.diagnosis import solve_diagnosed
 from optimizer.errors import InfeasibleError, OptimizerError
 from optimizer.model import build_model
 from optimizer.plan import build_plan, explain
 from optimizer.schema.loader import load_problem
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Policy, Problem, PurchaseOptions, Serverless, Shortfall, Workload
-from optimizer.solve import Solution, solve
+from optimizer.solve import Solution
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -71,7 +72,7 @@ def _solve_fleet(
     model = build_model(cset.fleet)
     t2 = time.perf_counter()
     s = problem.solver
-    sol = solve(
+    sol = solve_diagnosed(
         model,
         solver="cbc" if (opts.solver or s.name) == "cbc" else "highs",
         time_limit_s=opts.time_limit_s or s.time_limit_s,

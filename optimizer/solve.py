@@ -2,8 +2,8 @@
 
 HiGHS (through PuLP's highspy-based `pulp.HiGHS`) is the default; CBC (PuLP's bundled
 `PULP_CBC_CMD`) is the fallback when HiGHS is unavailable or fails, and can be chosen. A solve never
-returns None: errors raise `SolverError`, an infeasible problem raises `InfeasibleError` carrying a
-diagnosis (pre-check, then an elastic re-solve naming workload, region, period and binding rule).
+returns None: errors raise `SolverError`, an infeasible problem raises `InfeasibleError`. Explaining
+*why* it is infeasible is the job of `optimizer.diagnosis`, the layer above this one.
 
 Status mapping. PuLP reports "Optimal" for a time-limited MIP that only has an incumbent, so the
 status comes from the solver itself: HiGHS's model status and primal solution status, CBC's result
@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,17 +29,7 @@ from typing import Any, Literal
 import pulp
 
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
-from optimizer.model.build import build_model
-from optimizer.model.data import COST_TERMS, FleetData
-from optimizer.model.diagnose import (
-    FAMILY_RULES,
-    LIMIT_FAMILIES,
-    Finding,
-    findings_for_unmet,
-    precheck,
-    render_findings,
-    unmet_required,
-)
+from optimizer.model.data import COST_TERMS
 from optimizer.model.fleet_model import FleetModel
 from optimizer.outputs import native_stdout_to_stderr
 
@@ -146,19 +135,16 @@ def solve(
 ) -> Solution:
     """Solve `model`; a plan (OPTIMAL or FEASIBLE) or an exception, never None.
 
-    Raises InfeasibleError (with a diagnosis naming workload, region, period and rule) when no plan
-    exists, SolverError on solver failure, unboundedness, or no incumbent within the time limit.
+    Raises InfeasibleError when the solver proves that no plan exists (without a diagnosis: for one
+    naming workload, region, period and binding rule, use `optimizer.diagnosis.solve_diagnosed`),
+    SolverError on solver failure, unboundedness, or no incumbent within the time limit.
     """
     if solver not in ("highs", "cbc"):
         raise SolverError(f"unknown solver {solver!r}; use 'highs' or 'cbc'")
     opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg)
-    if not model.elastic:
-        findings = precheck(model.data)
-        if findings:
-            raise InfeasibleError(render_findings(findings))
     run = run_solver(model.problem, opts)
     if run.status is SolveStatus.INFEASIBLE:
-        raise diagnose_infeasible(model.data, opts)
+        raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
     if run.status is SolveStatus.UNBOUNDED:
         raise SolverError(f"{run.info.name}: the model is unbounded (a negative price?)")
     if run.status is SolveStatus.ERROR:
@@ -460,109 +446,3 @@ def extract_solution(model: FleetModel, status: SolveStatus, info: SolverInfo) -
         solver=info,
         model_stats=model.stats(),
     )
-
-
-# ---------------------------------------------------------------- infeasibility diagnosis
-
-
-def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
-    """An InfeasibleError whose message names workload, region, period and the binding rule.
-
-    1. Pre-check (no solver): demand no route, serverless or shortfall can take.
-    2. Elastic model (unmet demand allowed everywhere, budget relaxed by a slack), solved
-       lexicographically: least budget overrun, then least unmet demand, then least cost.
-    3. Each limit family present is left out in turn; a family whose removal lets more demand be
-       served binds, and is named for the (workload, region, period) whose unmet demand it frees.
-    If the elastic model itself is infeasible, the families it still enforces are dropped one at a
-    time to find the culprit.
-    """
-    findings = precheck(data)
-    if findings:
-        return InfeasibleError(render_findings(findings))
-    base = build_model(data, elastic=True)
-    status = _lexicographic(base, opts, with_cost=True)
-    if status is SolveStatus.INFEASIBLE:
-        return InfeasibleError(render_findings(_culprit_families(base, data, opts)))
-    if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-        return InfeasibleError(
-            "problem is infeasible; the diagnosis re-solve did not finish "
-            f"({status.value}) within the time limit"
-        )
-    tol = 1e-6
-    over = float(base.budget_slack.varValue or 0.0) if base.budget_slack is not None else 0.0
-    if over > tol * max(1.0, data.budget_usd_per_month or 0.0):
-        detail = (
-            f"what the rules force (minimum replicas, hybrid placement) costs ${over:,.2f}/month "
-            "more than the budget, even with demand unserved"
-        )
-        findings.append(Finding("budget", detail))
-    unmet = unmet_required(base, tol)
-    if unmet:
-        base_violation = float(base.violation.value() or 0.0) if base.violation is not None else 0.0
-        binding: dict[tuple[str, str, str], list[str]] = defaultdict(list)
-        for family in LIMIT_FAMILIES:
-            if not base.family_rows.get(family):
-                continue
-            relaxed = build_model(data, elastic=True, omit=frozenset({family}))
-            solved = _lexicographic(relaxed, opts, with_cost=False)
-            if solved not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-                continue
-            violation = float(relaxed.violation.value() or 0.0) if relaxed.violation is not None else 0.0
-            if violation < base_violation - max(1e-7, 1e-6 * base_violation):
-                freed = unmet_required(relaxed, tol)
-                eased = [k for k, v in unmet.items() if freed.get(k, 0.0) < v - tol * max(1.0, v)]
-                for key in eased or list(unmet):
-                    binding[key].append(family)
-        findings += findings_for_unmet(base, unmet, binding)
-    if not findings:
-        return InfeasibleError(
-            "problem is reported infeasible, yet a relaxed re-solve serves all demand "
-            "within every limit: numerical trouble (try solver='cbc')"
-        )
-    return InfeasibleError(render_findings(findings))
-
-
-def _lexicographic(m: FleetModel, opts: RunOptions, *, with_cost: bool) -> SolveStatus:
-    """Minimise budget overrun, then unmet demand (then cost); each optimum is held by a constraint."""
-    stages: list[tuple[str, Any]] = []
-    if m.budget_slack is not None and "budget" not in m.omitted:
-        stages.append(("budget", pulp.LpAffineExpression([(m.budget_slack, 1.0)])))
-    if m.violation is not None:
-        stages.append(("unmet", m.violation))
-    if with_cost:
-        stages.append(("cost", m.total_cost))
-    status = SolveStatus.ERROR
-    for i, (name, objective) in enumerate(stages):
-        m.problem.setObjective(objective)
-        run = run_solver(m.problem, opts)
-        if run.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            if i == len(stages) - 1 and name == "cost" and status is not SolveStatus.ERROR:
-                m.problem.setObjective(stages[i - 1][1])  # keep the previous stage's solution
-                run_solver(m.problem, opts)
-                return status
-            return run.status
-        status = run.status
-        if i < len(stages) - 1:
-            best = float(objective.value() or 0.0)
-            m.add("elastic_hold", (name,), objective <= best + 1e-7 + 1e-6 * abs(best))
-    return status
-
-
-def _culprit_families(base: FleetModel, data: FleetData, opts: RunOptions) -> list[Finding]:
-    """Families whose removal alone makes the elastic model feasible."""
-    culprits: list[Finding] = []
-    hybrid = [w.id for w in data.workloads if w.placement == "hybrid"]
-    for family, rule in FAMILY_RULES.items():
-        if family in ("budget", "model_routing", "serverless_share") or not base.family_rows.get(family):
-            continue
-        relaxed = build_model(data, elastic=True, omit=frozenset({family}))
-        if run_solver(relaxed.problem, opts).status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
-            workload = hybrid[0] if family == "hybrid_placement" and len(hybrid) == 1 else None
-            culprits.append(
-                Finding(
-                    rule,
-                    "no plan satisfies it together with the other limits, even with all demand unserved",
-                    workload,
-                )
-            )
-    return culprits or [Finding("combined limits", "no single rule explains it; the limits conflict jointly")]

@@ -19,6 +19,7 @@ from optimizer.model.index import index_fleet
 from optimizer.model.limits import add_budget, add_max_gpu_types, add_site_gpus, add_site_power, add_supply
 from optimizer.model.objective import add_cost_terms, add_violation, set_objective
 from optimizer.model.placement import add_active_sites, add_hybrid_placement, add_min_replicas
+from optimizer.model.rules import RULE_FAMILIES
 from optimizer.model.variables import (
     add_budget_slack,
     add_gpu_type_use,
@@ -46,7 +47,10 @@ CONSTRAINT_FAMILIES: tuple[tuple[str, Callable[[FleetModel], None]], ...] = (
     ("max_gpu_types", add_max_gpu_types),
     ("budget", add_budget),
 )
-"""Every constraint family, in build order; names usable in `build_model(omit=...)`."""
+"""Every constraint family, in build order; names usable in `build_model(omit=...)`. The names are
+exactly the ids of `rules.RULE_FAMILIES` (the registry the diagnosis reads its rule text from)."""
+if tuple(name for name, _ in CONSTRAINT_FAMILIES) != tuple(RULE_FAMILIES):  # pragma: no cover
+    raise RuntimeError("build.CONSTRAINT_FAMILIES and rules.RULE_FAMILIES must list the same families")
 
 
 def build_model(data: FleetData, *, elastic: bool = False, omit: frozenset[str] = frozenset()) -> FleetModel:

@@ -15,20 +15,7 @@ from dataclasses import dataclass
 from optimizer.model.data import FleetData
 from optimizer.model.fleet_model import FleetModel
 from optimizer.model.index import index_fleet
-
-FAMILY_RULES = {
-    "hybrid_placement": "hybrid placement (an active central and an active edge site)",
-    "min_replicas": "minimum replicas per active site",
-    "max_gpu_types": "maximum number of GPU types",
-    "supply": "GPU supply limit",
-    "site_gpus": "site GPU limit",
-    "site_power": "site power limit",
-    "spot_share": "spot share limit",
-    "model_routing": "model routing share",
-    "serverless_share": "serverless max share",
-    "budget": "budget",
-}
-"""Readable names of the limit families (constraint families of `build.CONSTRAINT_FAMILIES`)."""
+from optimizer.model.rules import rule_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,21 +134,6 @@ def precheck(data: FleetData) -> list[Finding]:
     return findings
 
 
-LIMIT_FAMILIES = (
-    "budget",
-    "supply",
-    "site_gpus",
-    "site_power",
-    "max_gpu_types",
-    "spot_share",
-    "model_routing",
-    "serverless_share",
-    "min_replicas",
-    "hybrid_placement",
-)
-"""Families that can force demand to go unmet; each is tried out of the elastic model in turn."""
-
-
 def unmet_required(m: FleetModel, tol: float = 1e-6) -> dict[tuple[str, str, str], float]:
     """(workload, region, period) -> rps a solved elastic model leaves unmet although the input
     requires it to be served."""
@@ -226,7 +198,7 @@ def describe_rule(m: FleetModel, family: str, w: str, r: str, t: str) -> str:
     if family == "budget":
         return f"budget of ${data.budget_usd_per_month or 0.0:,.2f}/month"
     if family in ("supply", "site_gpus", "site_power"):
-        fallback = f"{FAMILY_RULES[family]} at sites {sites}"
+        fallback = f"{rule_text(family)} at sites {sites}"
         return places(tight_only=True) or places(tight_only=False) or fallback
     if family == "max_gpu_types":
         return f"at most {data.max_gpu_types} GPU types"
@@ -244,7 +216,7 @@ def describe_rule(m: FleetModel, family: str, w: str, r: str, t: str) -> str:
         return f"serverless max share ({wd.serverless_max_share:.0%})"
     if family == "min_replicas":
         return f"minimum of {data.min_replicas_per_active_site} replicas per active site"
-    return FAMILY_RULES.get(family, family)
+    return rule_text(family)
 
 
 def findings_for_unmet(

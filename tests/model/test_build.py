@@ -191,3 +191,15 @@ def test_input_is_not_mutated() -> None:
     before = repr(data)
     build_model(data)
     assert repr(data) == before
+
+
+def test_one_registry_of_rule_families() -> None:
+    """build adds exactly the registry's families, and the diagnosis reads its texts from it."""
+    import optimizer.diagnosis as diagnosis
+    import optimizer.solve as solve_mod
+    from optimizer.model.rules import LIMIT_FAMILIES, RULE_FAMILIES
+
+    assert [name for name, _ in CONSTRAINT_FAMILIES] == list(RULE_FAMILIES)
+    assert set(LIMIT_FAMILIES) <= set(RULE_FAMILIES)
+    assert diagnosis.RULE_FAMILIES is RULE_FAMILIES
+    assert not hasattr(solve_mod, "diagnose_infeasible")  # one-way layering: solve knows no diagnosis

@@ -9,10 +9,11 @@ from fleet_check import violations
 from fleet_factory import random_small_fleet
 from fleet_oracle import Oracle, same_cost
 
+from optimizer.diagnosis import solve_diagnosed
 from optimizer.errors import InfeasibleError
 from optimizer.model import build_model
 from optimizer.model.data import FIXED_OPTIONS
-from optimizer.solve import SolveStatus, solve
+from optimizer.solve import SolveStatus
 
 N_INSTANCES = 200
 MAX_BOX = 200_000
@@ -37,7 +38,7 @@ def test_mip_matches_brute_force(seed: int) -> None:
     data = random_small_fleet(seed)
     oracle = Oracle(data)
     try:
-        sol = solve(build_model(data))
+        sol = solve_diagnosed(build_model(data))
     except InfeasibleError as exc:
         assert oracle.solve(max_points=MAX_BOX).cost == math.inf
         message = str(exc)  # the diagnosis names workload, region and a rule

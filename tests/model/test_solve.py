@@ -12,6 +12,7 @@ from fleet_factory import offer, random_small_fleet
 from test_rules import PEAK_OFF, fleet
 
 import optimizer.solve as solve_mod
+from optimizer.diagnosis import solve_diagnosed
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
 from optimizer.model import build_model
 from optimizer.model.data import CandidateData, RouteData, SiteData, WorkloadData
@@ -189,7 +190,7 @@ def test_solution_is_frozen() -> None:
 
 def _diagnosis(data: Any) -> str:
     with pytest.raises(InfeasibleError) as info:
-        solve(build_model(data))
+        solve_diagnosed(build_model(data))
     assert info.value.exit_code is ExitCode.INFEASIBLE
     return str(info.value)
 
@@ -302,9 +303,23 @@ def test_diagnosis_elastic_model_is_not_the_users_model() -> None:
     model = build_model(fleet(supply_max_gpus={("fra", "h100"): 2}))
     before = model.problem.numConstraints()
     with pytest.raises(InfeasibleError):
-        solve(model)
+        solve_diagnosed(model)
     assert model.problem.numConstraints() == before
     assert not model.elastic and model.violation is None
     assert math.isclose(
         model.total_cost.value() or 0.0, sum(e.value() or 0.0 for e in model.cost_terms.values())
     )
+
+
+@pytest.mark.parametrize("min_replicas", [1, 2])
+def test_supply_limited_diagnosis_omits_a_minimum_that_does_not_bind(min_replicas: int) -> None:
+    """25 rps needs 3 replicas anyway: a minimum of 1 or 2 per active site is not why 5 rps go unmet."""
+    msg = _diagnosis(fleet(min_replicas_per_active_site=min_replicas, supply_max_gpus={("fra", "h100"): 2}))
+    assert "supply limit at site 'fra' for GPU 'h100' (2 GPUs)" in msg and "5 of 25 rps" in msg
+    assert "minimum" not in msg, msg
+
+
+def test_plain_solve_reports_infeasible_without_diagnosing() -> None:
+    """`solve` stays below the diagnosis layer: it raises, the diagnosis lives in optimizer.diagnosis."""
+    with pytest.raises(InfeasibleError, match="infeasible"):
+        solve(build_model(fleet(supply_max_gpus={("fra", "h100"): 2})))
