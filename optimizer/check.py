@@ -201,13 +201,14 @@ def check_periods(v: _View) -> list[str]:
 
 
 def check_coverage(v: _View) -> list[str]:
-    """served + serverless >= (demand - unmet) x (1 + headroom) per (workload, region, period); summed
-    over periods (hour-weighted) for batch work. Unmet is stated in demand units."""
+    """served + serverless x (1 + headroom) >= (demand - unmet) x (1 + headroom) per (workload,
+    region, period); summed over periods (hour-weighted) for batch work. Serverless and unmet are in
+    demand units: headroom protects GPU capacity only."""
     served: dict[Key3, float] = defaultdict(float)
     for f in v.plan.routing:
         served[(f.workload, f.region, f.period)] += f.rps
     for x in v.plan.serverless:
-        served[(x.workload, x.region, x.period)] += x.rps
+        served[(x.workload, x.region, x.period)] += x.rps * (1.0 + v.workloads[x.workload].headroom)
     unmet = {(u.workload, u.region, u.period): u.rps for u in v.plan.unmet}
     out = []
     daily: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])

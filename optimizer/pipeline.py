@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,15 +16,15 @@ from optimizer.candidates import CandidateSet, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.diagnosis import solve_diagnosed
-from optimizer.errors import InfeasibleError, OptimizerError
-from optimizer.model import build_model
+from optimizer.errors import OptimizerError
+from optimizer.model import FleetData, build_model
+from optimizer.model.diagnose import precheck
+from optimizer.model.restrict import restrict_fleet, serverless_only_usd
 from optimizer.plan import build_plan, explain
 from optimizer.schema.loader import load_problem
 from optimizer.schema.plan import Baseline, Plan
-from optimizer.schema.problem import Policy, Problem, PurchaseOptions, Serverless, Shortfall, Workload
-from optimizer.solve import Solution
-
-SECONDS_PER_HOUR = 3600.0
+from optimizer.schema.problem import Problem
+from optimizer.solve import RunOptions, Solution, SolveStatus, relaxation_bound, solve
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def solve_problem(problem: Problem, catalog: Catalog, opts: SolveOptions | None 
     plan = plan.model_copy(update={"explanations": explain(plan, cset)})
     t0 = time.perf_counter()
     if opts.baselines:
-        plan = plan.model_copy(update={"baselines": compute_baselines(problem, catalog, plan, opts)})
+        plan = plan.model_copy(update={"baselines": compute_baselines(cset.fleet, plan, opts)})
     t1 = time.perf_counter()
     ensure_plan_ok(plan)
     t2 = time.perf_counter()
@@ -112,124 +113,127 @@ def solve_file(path: str | Path, opts: SolveOptions | None = None) -> PlanResult
 # Baselines
 # ----------------------------------------------------------------------------------------------
 
+BASELINE_TIME_LIMIT_S = 10.0
+"""Longest a baseline MIP may run (capped by the plan's own limit); a stopped one is labelled."""
 
-def baseline_problem(problem: Problem, catalog: Catalog, gpu_id: str) -> Problem | None:
-    """The simple fleet: one GPU type, BF16, on-demand only, central sites only, no serverless,
-    no model routing, no speculative decoding, every request served, no budget. None if no central
-    site offers the GPU on demand."""
-    sites = []
-    for s in problem.sites:
-        if s.kind != "central":
+
+@dataclass(frozen=True)
+class _BaselineRun:
+    gpu: str
+    cost: float
+    gap: float | None
+    proven: bool
+
+
+def _gap_note(run: _BaselineRun) -> str:
+    if run.proven:
+        return "proven optimal"
+    gap = "unknown" if run.gap is None else f"{run.gap:.2%}"
+    return f"not proven optimal: best found, gap {gap} to its bound"
+
+
+def cheapest_single_gpu(
+    fleet: FleetData, opts: SolveOptions, limit_s: float
+) -> tuple[_BaselineRun | None, list[str]]:
+    """The cheapest 'all on-demand, one GPU type, no serverless' restriction of `fleet`.
+
+    Cheap by construction: GPU types the pre-check rules out are skipped without a solver; the rest
+    get an LP-relaxation lower bound, and are solved in increasing bound order until the next bound
+    is no lower than the best cost found (that GPU type, and all after it, cannot be cheaper).
+    No diagnosis runs for an infeasible type.
+    """
+    run_opts = RunOptions(
+        solver="cbc" if opts.solver == "cbc" else "highs",
+        time_limit_s=limit_s,
+        mip_gap=opts.mip_gap if opts.mip_gap is not None else 1e-6,
+        threads=opts.threads,
+    )
+    skipped: list[str] = []
+    bounded: list[tuple[float, str, FleetData]] = []
+    for g in sorted({o.gpu for o in fleet.offers if o.option == "on_demand"}):
+        data = restrict_fleet(fleet, options=frozenset({"on_demand"}), gpu=g, serverless=False)
+        if precheck(data):
+            skipped.append(f"{g}: cannot serve all demand (no usable route)")
             continue
-        offers = tuple(o for o in s.offers if catalog.gpu(o.gpu).id == gpu_id)
-        if offers:
-            sites.append(s.model_copy(update={"offers": offers}))
-    if not sites:
-        return None
-    bf16 = catalog.precision("bf16").id
-    workloads: list[Workload] = []
-    for w in problem.workloads:
-        workloads.append(
-            w.model_copy(
-                update={
-                    "precisions": (bf16,),
-                    "min_quality": 0.0,
-                    "serverless": Serverless(),
-                    "alternatives": (),
-                    "speculative": None,
-                    "measured": (),
-                    "placement": "centralized",
-                }
+        try:
+            bound = relaxation_bound(build_model(data), run_opts)
+        except OptimizerError as exc:
+            skipped.append(f"{g}: {str(exc).strip()[:120]}")
+            continue
+        if bound is None or math.isinf(bound):
+            skipped.append(f"{g}: infeasible (LP relaxation)")
+            continue
+        bounded.append((bound, g, data))
+    best: _BaselineRun | None = None
+    for bound, g, data in sorted(bounded, key=lambda b: (b[0], b[1])):
+        if best is not None and bound >= best.cost * (1.0 - 1e-9):
+            break
+        try:
+            sol = solve(
+                build_model(data),
+                solver=run_opts.solver,
+                time_limit_s=run_opts.time_limit_s,
+                mip_gap=run_opts.mip_gap,
+                threads=run_opts.threads,
             )
-        )
-    policy = problem.policy
-    new_policy = Policy(
-        placement="centralized",
-        headroom=policy.headroom,
-        max_gpu_types=None,
-        min_replicas_per_active_site=policy.min_replicas_per_active_site,
-        budget_usd_per_month=None,
-        shortfall=Shortfall(),
-    )
-    return problem.model_copy(
-        update={
-            "sites": tuple(sites),
-            "workloads": tuple(workloads),
-            "policy": new_policy,
-            "purchase_options": PurchaseOptions(on_demand=True),
-        }
-    )
-
-
-def serverless_only_cost(problem: Problem, plan: Plan) -> tuple[float | None, str]:
-    """Every request to the serverless API at its per-token price: sum of demand x 3600 x hours x USD
-    per request. Not applicable when any workload disallows serverless or caps its share below 1."""
-    blocked = [w.id for w in problem.workloads if not w.serverless.allowed or w.serverless.max_share < 1.0]
-    if blocked:
-        return None, f"not applicable: serverless not allowed (or capped) for {', '.join(blocked)}"
-    hours = {p.id: p.hours_per_month for p in plan.periods}
-    price = {w.id: w.serverless_usd_per_request or 0.0 for w in plan.workloads}
-    cost = sum(d.rps * SECONDS_PER_HOUR * hours[d.period] * price[d.workload] for d in plan.demand)
-    return cost, ""
+        except OptimizerError as exc:
+            skipped.append(f"{g}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else 'failed'}")
+            continue
+        if best is None or sol.objective < best.cost:
+            best = _BaselineRun(g, sol.objective, sol.solver.gap, sol.status is SolveStatus.OPTIMAL)
+    return best, skipped
 
 
 def _savings(base: float | None, plan_cost: float) -> float | None:
     return None if base is None or base <= 0 else (base - plan_cost) / base * 100.0
 
 
-def compute_baselines(problem: Problem, catalog: Catalog, plan: Plan, opts: SolveOptions) -> list[Baseline]:
-    """All on-demand with the single cheapest feasible GPU type at BF16 (central only), and
-    serverless only where allowed."""
-    gpu_ids = sorted({catalog.gpu(o.gpu).id for s in problem.sites for o in s.offers})
-    best: tuple[float, str] | None = None
-    failures: list[str] = []
-    sub_opts = SolveOptions(
-        solver=opts.solver,
-        time_limit_s=opts.time_limit_s,
-        mip_gap=opts.mip_gap,
-        threads=opts.threads,
-        baselines=False,
+def compute_baselines(fleet: FleetData, plan: Plan, opts: SolveOptions) -> list[Baseline]:
+    """Baselines are the plan's own problem with choices taken away (`model.restrict`), so every
+    rule of the plan - precisions and quality floor, measurements, latency, residency, placement,
+    supply, power, budget, shortfall - applies to them too and none can be cheaper than the plan:
+
+    - on_demand_single_gpu: only on-demand offers of one GPU type (the cheapest that works), no
+      serverless API;
+    - serverless_only: every request to the serverless API at its price (closed form).
+    """
+    limit = min(BASELINE_TIME_LIMIT_S, opts.time_limit_s or BASELINE_TIME_LIMIT_S)
+    best, skipped = cheapest_single_gpu(fleet, opts, limit)
+    desc = (
+        "the same problem with on-demand offers of one GPU type only and no serverless API; "
+        "every other rule unchanged"
     )
-    for g in gpu_ids:
-        bp = baseline_problem(problem, catalog, g)
-        if bp is None:
-            continue
-        try:
-            _, sol, _ = _solve_fleet(bp, catalog, sub_opts)
-        except (InfeasibleError, OptimizerError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            failures.append(f"{g}: {reason[:160]}")
-            continue
-        total = sum(sol.cost_terms.values())
-        if best is None or total < best[0]:
-            best = (total, g)
     out = []
     if best is not None:
         out.append(
             Baseline(
-                name="on_demand_single_gpu_bf16",
-                description="all on-demand, central sites only, BF16, one GPU type "
-                f"(cheapest feasible: {best[1]})",
-                monthly_cost_usd=best[0],
-                savings_pct=_savings(best[0], plan.monthly_cost_usd),
-                note="serves all demand; no serverless, routing or speculative decoding",
+                name="on_demand_single_gpu",
+                description=f"{desc} (cheapest GPU type: {best.gpu})",
+                monthly_cost_usd=best.cost,
+                savings_pct=_savings(best.cost, plan.monthly_cost_usd),
+                note=_gap_note(best),
             )
         )
     else:
         out.append(
             Baseline(
-                name="on_demand_single_gpu_bf16",
-                description="all on-demand, central sites only, BF16, one GPU type",
+                name="on_demand_single_gpu",
+                description=desc,
                 monthly_cost_usd=None,
                 savings_pct=None,
-                note="infeasible for every GPU type" + (f" ({'; '.join(failures)})" if failures else ""),
+                note="infeasible for every GPU type" + (f" ({'; '.join(skipped)})" if skipped else ""),
             )
         )
-    cost, note = serverless_only_cost(problem, plan)
+    cost = serverless_only_usd(fleet)
+    note = "" if cost is not None else (
+        "not applicable: some demand may not go to the serverless API, or it breaks the budget"
+    )
     out.append(
         Baseline(
             name="serverless_only",
-            description="every request to the serverless API",
+            description="no GPUs: every request to the serverless API at its price (headroom protects "
+            "GPU capacity, so serverless traffic carries none); where shortfall is allowed and the "
+            "budget binds, the rest unserved at its penalty",
             monthly_cost_usd=cost,
             savings_pct=_savings(cost, plan.monthly_cost_usd),
             note=note,

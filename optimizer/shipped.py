@@ -113,14 +113,14 @@ def _money(x: float | None) -> str:
 def render_table(records: dict[str, dict[str, Any]]) -> str:
     """Markdown table: cost, cost per million tokens, savings against each baseline."""
     lines = [
-        "| problem | status | monthly cost | spend | $ per M tokens | vs all on-demand single GPU (BF16) "
+        "| problem | status | monthly cost | spend | $ per M tokens | vs all on-demand, single GPU type "
         "| vs serverless only |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, r in sorted(records.items()):
         cost = r["monthly_cost_usd"]
         cells = []
-        for key in ("on_demand_single_gpu_bf16", "serverless_only"):
+        for key in ("on_demand_single_gpu", "serverless_only"):
             b = r["baselines_usd"].get(key)
             cells.append("n/a" if b is None else f"{_money(b)} (plan saves {(b - cost) / b:.0%})")
         per_m = "-" if r["usd_per_million_tokens"] is None else f"${r['usd_per_million_tokens']:.3f}"

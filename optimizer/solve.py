@@ -152,6 +152,28 @@ def solve(
     return extract_solution(model, run.status, run.info)
 
 
+def relaxation_bound(model: FleetModel, opts: RunOptions) -> float | None:
+    """Optimum of the LP relaxation (every integer made continuous): a valid lower bound on the
+    MIP's cost. math.inf when even the relaxation is infeasible; None when the LP did not solve.
+
+    The model is left as built (integrality restored); variable values are the LP's until the next
+    solve.
+    """
+    integers = [v for v in model.problem.variables() if v.cat == pulp.LpInteger]
+    for v in integers:
+        v.cat = pulp.LpContinuous
+    try:
+        run = run_solver(model.problem, opts)
+    finally:
+        for v in integers:
+            v.cat = pulp.LpInteger
+    if run.status is SolveStatus.INFEASIBLE:
+        return math.inf
+    if run.status is not SolveStatus.OPTIMAL:
+        return None
+    return float(model.problem.objective.value() or 0.0)
+
+
 # ---------------------------------------------------------------- running solvers
 
 

@@ -57,3 +57,10 @@ def test_compare_ignores_tie_broken_decisions() -> None:
     g = {"status": "optimal", "monthly_cost_usd": 100.0, "baselines_usd": {}, "decisions": ["a = 2 GPUs"]}
     n = {"status": "optimal", "monthly_cost_usd": 100.0, "baselines_usd": {}, "decisions": ["b = 2 GPUs"]}
     assert shipped.compare("p", g, n) == []
+
+
+def test_no_shipped_plan_costs_more_than_a_feasible_baseline(solved: list[shipped.Solved]) -> None:
+    for s in solved:
+        for b in s.plan.baselines:
+            if b.monthly_cost_usd is not None:
+                assert s.plan.monthly_cost_usd <= b.monthly_cost_usd * (1 + 1e-6) + 0.01, (s.name, b)

@@ -11,7 +11,8 @@ from helpers import DATA
 from optimizer.candidates import annuity_factor, build_candidates, daily_requests, profile_factors
 from optimizer.check import check_plan, recompute_costs
 from optimizer.model import build_model
-from optimizer.pipeline import PlanResult, SolveOptions, baseline_problem, solve_problem
+from optimizer.model.restrict import restrict_fleet
+from optimizer.pipeline import PlanResult, SolveOptions, solve_problem
 from optimizer.schema.loader import load_problem
 from optimizer.schema.problem import MeasuredThroughput
 from optimizer.solve import SolveStatus, solve
@@ -82,19 +83,22 @@ def test_annuity_factor() -> None:
 
 def test_baselines_present_and_not_cheaper(small_result: PlanResult) -> None:
     names = {b.name: b for b in small_result.plan.baselines}
-    od = names["on_demand_single_gpu_bf16"]
-    assert od.monthly_cost_usd is not None
+    od = names["on_demand_single_gpu"]
+    assert od.monthly_cost_usd is not None and od.note == "proven optimal"
     assert od.monthly_cost_usd >= small_result.plan.monthly_cost_usd - 1e-6
     assert names["serverless_only"].monthly_cost_usd is None  # serverless not allowed here
 
 
-def test_baseline_problem_is_simple() -> None:
+def test_baseline_is_a_restriction_of_the_plans_problem() -> None:
+    """Only offers (on-demand, one GPU type) and the serverless API are taken away; the candidates
+    (precisions, quality floor, measurements) and routes (latency, residency) are the plan's own."""
     loaded = load_problem(DATA / "small.yaml")
-    bp = baseline_problem(loaded.problem, loaded.catalog, "h100_sxm")
-    assert bp is not None
-    assert all(s.kind == "central" for s in bp.sites)
-    assert all(w.precisions == ("bf16",) for w in bp.workloads)
-    assert bp.purchase_options.spot is None and bp.purchase_options.committed_1y is None
+    fleet = build_candidates(loaded.problem, loaded.catalog).fleet
+    gpu = fleet.offers[0].gpu
+    bp = restrict_fleet(fleet, options=frozenset({"on_demand"}), gpu=gpu, serverless=False)
+    assert {(o.gpu, o.option) for o in bp.offers} <= {(gpu, "on_demand")}
+    assert bp.candidates == fleet.candidates and bp.routes == fleet.routes
+    assert all(w.serverless_usd_per_request is None for w in bp.workloads)
 
 
 def _with_measurement(tokens_per_s: float, tpot_ms: float | None = None) -> tuple[Any, Any]:

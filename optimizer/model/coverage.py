@@ -20,18 +20,26 @@ def _served(m: FleetModel) -> dict[tuple[str, str, str], list[pulp.LpVariable]]:
 def _covered(
     m: FleetModel, served: dict[tuple[str, str, str], list[pulp.LpVariable]], w: str, r: str, t: str
 ) -> pulp.LpAffineExpression:
-    """served + serverless + (1 + headroom) x unmet at (w, r, t) (unmet is in demand units)."""
+    """served + (1 + headroom) x (serverless + unmet) at (w, r, t).
+
+    Serverless and unmet are in demand units: headroom protects the GPU capacity the plan buys, so a
+    request sent to the serverless API (or left unserved) takes its headroom with it.
+    """
     terms = [(x, 1.0) for x in served.get((w, r, t), [])]
+    factor = 1.0 + m.index.workloads[w].headroom
     serverless, unmet = m.serverless.get((w, r, t)), m.unmet.get((w, r, t))
     if serverless is not None:
-        terms.append((serverless, 1.0))
+        terms.append((serverless, factor))
     if unmet is not None:
-        terms.append((unmet, 1.0 + m.index.workloads[w].headroom))
+        terms.append((unmet, factor))
     return pulp.LpAffineExpression(terms)
 
 
 def add_demand_coverage(m: FleetModel) -> None:
-    """served + serverless + (1+h) x unmet >= demand x (1+h), h = headroom; unmet in demand units.
+    """served + (1+h) x (serverless + unmet) >= demand x (1+h), h = headroom.
+
+    Headroom is a margin on GPU capacity only: serverless and unmet are in demand units, so a plan
+    that sends everything to serverless pays exactly the serverless-only price.
 
     Over: (workload, region, period) with demand > 0, for workloads without daily coverage.
     """
@@ -43,7 +51,7 @@ def add_demand_coverage(m: FleetModel) -> None:
 
 
 def add_daily_coverage(m: FleetModel) -> None:
-    """sum_t hours[t] x (served + serverless + (1+h) unmet)[w,r,t] >= sum_t hours[t] x demand[w,r,t] x (1+h).
+    """sum_t hours[t] x (served + (1+h)(serverless + unmet))[w,r,t] >= sum_t hours[t] x demand[w,r,t] x (1+h).
 
     Over: (workload, region) with demand, for daily-coverage (batch) workloads: the day's volume may
     be served in any period.
@@ -76,11 +84,11 @@ def add_model_routing(m: FleetModel) -> None:
 
 
 def add_serverless_share(m: FleetModel) -> None:
-    """serverless[w, r, t] <= serverless_max_share[w] x demand[w, r, t] x (1 + headroom).
+    """serverless[w, r, t] <= serverless_max_share[w] x demand[w, r, t]  (demand units, no headroom).
 
     Over: (workload, region, period) with a serverless variable.
     """
     ix = m.index
     for (w, r, t), sl in m.serverless.items():
         share = ix.workloads[w].serverless_max_share
-        m.add("serverless_share", (w, r, t), sl <= share * ix.need(w, r, t))
+        m.add("serverless_share", (w, r, t), sl <= share * ix.demand[(w, r, t)])

@@ -148,7 +148,7 @@ class Serverless(Frozen):
     usd_per_million_output_tokens: NonNegFloat = 0.0
     """Price per million generated tokens, USD."""
     max_share: Fraction = 1.0
-    """Largest fraction of each region's demand the API may take in any period."""
+    """Largest fraction of each region's demand (without headroom) the API may take in any period."""
 
 
 class Speculative(Frozen):
@@ -375,7 +375,8 @@ class Policy(Frozen):
     """centralized: central sites only; edge: edge sites only; hybrid: at least one of each in use;
     auto: the optimizer decides."""
     headroom: float = Field(default=0.0, ge=0.0, le=5.0)
-    """Capacity above predicted demand (0.2 = 20%)."""
+    """GPU capacity above predicted demand (0.2 = 20%). It protects owned and rented capacity only:
+    traffic sent to the serverless API carries no headroom (it is charged at demand, never more)."""
     max_gpu_types: int | None = Field(default=None, ge=1)
     """Most distinct GPU types across the fleet."""
     min_replicas_per_active_site: int = Field(default=1, ge=0)

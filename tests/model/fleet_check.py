@@ -66,8 +66,8 @@ def violations(d: FleetData, sol: Solution) -> list[str]:
     served: dict[tuple[str, str, str], float] = defaultdict(float)
     for (w, r, _s, _c, t), x in sol.traffic.items():
         served[(w, r, t)] += x
-    for k, x in sol.serverless.items():
-        served[k] += x
+    for k, x in sol.serverless.items():  # demand units: headroom protects GPU capacity only
+        served[k] += x * (1 + wl[k[0]].headroom)
     for k, x in sol.unmet.items():  # unmet is in demand units; it also drops that demand's headroom
         served[k] += x * (1 + wl[k[0]].headroom)
     daily_need: dict[tuple[str, str], float] = defaultdict(float)
@@ -86,7 +86,7 @@ def violations(d: FleetData, sol: Solution) -> list[str]:
             )
             if not _le(by_g, share * need):
                 v.append(f"group share {w} {r} {t} {g}")
-        if not _le(sol.serverless.get((w, r, t), 0.0), wl[w].serverless_max_share * need):
+        if not _le(sol.serverless.get((w, r, t), 0.0), wl[w].serverless_max_share * rps):
             v.append(f"serverless share {w} {r} {t}")
     for (w, r, t), x in served.items():
         if wl[w].daily_coverage:

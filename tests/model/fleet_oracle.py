@@ -317,7 +317,8 @@ class Oracle:
                             rn,
                             snk,
                             w.serverless_max_share * self.need[(r, t)] * scale,
-                            w.serverless_usd_per_request * unit,
+                            # serverless s (demand units) covers (1 + headroom) s of need
+                            w.serverless_usd_per_request / (1 + w.headroom) * unit,
                         )
                     if w.unmet_usd_per_request is not None:
                         # unmet u (demand units) covers (1 + headroom) u of need at penalty x u

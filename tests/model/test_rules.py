@@ -338,3 +338,17 @@ def test_egress_and_serverless_costs() -> None:
     served = sum(sol.traffic.values())
     assert sol.cost_terms["egress"] == pytest.approx(served * 3600 * 730 * 1e-6)
     assert sol.cost_terms["serverless"] == pytest.approx(sum(sol.serverless.values()) * 3600 * 730 * 1e-4)
+
+
+def test_headroom_protects_gpu_capacity_not_serverless_traffic() -> None:
+    """All-serverless costs exactly demand x price, headroom or not (it used to be charged 1.5x)."""
+    demand = {("chat", "eu", "day"): 28.5}
+    wl = WorkloadData("chat", headroom=0.5, serverless_usd_per_request=1e-6)
+    sol = run(fleet(workloads=(wl,), demand_rps=demand))
+    assert sol.serverless == {("chat", "eu", "day"): pytest.approx(28.5)}
+    assert sol.objective == pytest.approx(28.5 * 3600 * 730 * 1e-6)
+    # With a 30 % cap (of demand, 8.55 rps), serverless covers 1.5 x its rps of the 42.75 rps need.
+    wl = WorkloadData("chat", headroom=0.5, serverless_usd_per_request=1e-6, serverless_max_share=0.3)
+    capped = run(fleet(workloads=(wl,), demand_rps=demand))
+    assert capped.serverless[("chat", "eu", "day")] <= 0.3 * 28.5 + 1e-9
+    assert sum(capped.traffic.values()) + 1.5 * capped.serverless[("chat", "eu", "day")] >= 42.75 - 1e-6
