@@ -15,9 +15,9 @@ from optimizer.candidates import CandidateSet, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.errors import InfeasibleError, OptimizerError
+from optimizer.loading.problem_file import load_problem
 from optimizer.model import build_model
 from optimizer.plan import Timings, build_plan, explain
-from optimizer.schema.loader import load_problem
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Policy, Problem, PurchaseOptions, Serverless, Shortfall, Workload
 from optimizer.solve import Solution, solve

@@ -10,9 +10,9 @@ from helpers import DATA
 
 from optimizer.candidates import annuity_factor, build_candidates, daily_requests, profile_factors
 from optimizer.check import check_plan, recompute_costs
+from optimizer.loading.problem_file import load_problem
 from optimizer.model import build_model
 from optimizer.pipeline import PlanResult, SolveOptions, baseline_problem, solve_problem
-from optimizer.schema.loader import load_problem
 from optimizer.schema.problem import MeasuredThroughput
 from optimizer.solve import SolveStatus, solve
 
