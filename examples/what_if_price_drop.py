@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from optimizer.catalog import Catalog
+from optimizer.loading.problem_file import load_problem
 from optimizer.pipeline import SolveOptions, solve_problem
-from optimizer.schema.loader import load_problem
 from optimizer.schema.problem import Problem
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,13 +58,16 @@ class InputError(OptimizerError):
 
     exit_code = ExitCode.INVALID_INPUT
 
-    def __init__(self, issues: list[InputIssue] | InputIssue | str) -> None:
+    def __init__(self, issues: list[InputIssue] | InputIssue | str, omitted: int = 0) -> None:
         if isinstance(issues, str):
             issues = [InputIssue(path="", message=issues)]
         elif isinstance(issues, InputIssue):
             issues = [issues]
         self.issues: list[InputIssue] = issues
-        super().__init__("\n".join(i.render() for i in issues))
+        self.omitted = omitted
+        """Further issues found but not listed (the loader caps how many one file reports)."""
+        more = [f"... and {omitted} more (not shown; fix the ones above first)"] if omitted else []
+        super().__init__("\n".join([*(i.render() for i in issues), *more]))
 
 
 class UnknownNameError(InputError):

@@ -17,11 +17,11 @@ from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.diagnosis import solve_diagnosed
 from optimizer.errors import OptimizerError
+from optimizer.loading.problem_file import load_problem
 from optimizer.model import FleetData, build_model
 from optimizer.model.diagnose import precheck
 from optimizer.model.restrict import restrict_fleet, serverless_only_usd
 from optimizer.plan import build_plan, explain
-from optimizer.schema.loader import load_problem
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Problem
 from optimizer.solve import RunOptions, Solution, SolveStatus, relaxation_bound, solve

@@ -10,10 +10,10 @@ from helpers import DATA
 
 from optimizer.candidates import annuity_factor, build_candidates, daily_requests, profile_factors
 from optimizer.check import check_plan, recompute_costs
+from optimizer.loading.problem_file import load_problem
 from optimizer.model import build_model
 from optimizer.model.restrict import restrict_fleet
 from optimizer.pipeline import PlanResult, SolveOptions, solve_problem
-from optimizer.schema.loader import load_problem
 from optimizer.schema.problem import MeasuredThroughput
 from optimizer.solve import SolveStatus, solve
 

@@ -11,7 +11,14 @@ and dated, behind one immutable facade.
 
 from __future__ import annotations
 
-from optimizer.catalog.catalog import SECTIONS, Catalog, Kind, default_catalog, normalize_name
+from optimizer.catalog.catalog import (
+    SECTIONS,
+    Catalog,
+    Kind,
+    catalog_sections,
+    default_catalog,
+    normalize_name,
+)
 from optimizer.catalog.specs import (
     DeviceKind,
     GpuSpec,
@@ -31,6 +38,7 @@ __all__ = [
     "PrecisionSpec",
     "PriceEntry",
     "PurchaseKind",
+    "catalog_sections",
     "default_catalog",
     "normalize_name",
 ]

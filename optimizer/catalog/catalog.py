@@ -5,28 +5,30 @@ a normalizer (lowercase, non-alphanumerics dropped, so `H100-SXM-80GB`, `h100 sx
 `H100_SXM_80GB` are one key) applied to each entry's id, display name and aliases (and, for models,
 the Hugging Face id). Unknown names raise `UnknownNameError` with "did you mean" suggestions.
 
-Catalogs never change: `extended()` and `with_file()` return a new catalog with user entries merged
-in, which is how a problem file's `catalog:` block overrides or extends the built-in data.
+Catalogs never change: `extended()` returns a new catalog with user entries merged in, which is how
+a problem file's `catalog:` block (and the catalog files it names, read by `optimizer.loading`)
+overrides or extends the built-in data. The packaged data files are read by the same YAML reader as
+every user file (`optimizer.loading.yaml_source`), and `catalog_sections` checks the layout of any
+catalog document.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec, PriceEntry, PurchaseKind
 from optimizer.errors import InputError, InputIssue, UnknownNameError
+from optimizer.loading.messages import MAX_ISSUES, close_matches, did_you_mean, validation_issues
+from optimizer.loading.yaml_source import YamlDocument, parse_path, parse_yaml, root_kind
 
-__all__ = ["SECTIONS", "Catalog", "Kind", "default_catalog", "normalize_name"]
+__all__ = ["SECTIONS", "Catalog", "Kind", "catalog_sections", "default_catalog", "normalize_name"]
 
 Kind = Literal["gpu", "model", "precision"]
 """The three named tables (prices are rows, not named entries)."""
@@ -66,6 +68,20 @@ def _spec_keys(spec: GpuSpec | ModelSpec | PrecisionSpec) -> tuple[list[str], li
     return strong, weak
 
 
+def _ambiguous(kind: str, key: str, entry_id: str, owner: str) -> str:
+    return f"{kind} name {key!r} of {entry_id!r} is ambiguous: it already names {owner!r}"
+
+
+def _find(by_id: Mapping[str, SpecT], index: Mapping[str, str], kind: Kind, name: str) -> SpecT | None:
+    """The entry `name` resolves to: an id, else a normalized name (models also without `org/`)."""
+    if name in by_id:
+        return by_id[name]
+    entry_id = index.get(normalize_name(name))
+    if entry_id is None and kind == "model" and "/" in name:
+        entry_id = index.get(normalize_name(name.split("/", 1)[1]))
+    return None if entry_id is None else by_id[entry_id]
+
+
 class _Table(Generic[SpecT]):
     """Entries of one kind with a normalized-name index. Raises ValueError on ambiguous names."""
 
@@ -87,26 +103,16 @@ class _Table(Generic[SpecT]):
                         continue
                     owner = index.setdefault(norm, entry.id)
                     if owner != entry.id:
-                        raise ValueError(
-                            f"{kind} name {key!r} of {entry.id!r} is ambiguous: it already names {owner!r}"
-                        )
+                        raise ValueError(_ambiguous(kind, key, entry.id, owner))
         self.index: Mapping[str, str] = MappingProxyType(index)
 
     def find(self, name: str) -> SpecT | None:
-        if name in self.by_id:
-            return self.by_id[name]
-        entry_id = self.index.get(normalize_name(name))
-        if entry_id is None and self.kind == "model" and "/" in name:
-            entry_id = self.index.get(normalize_name(name.split("/", 1)[1]))
-        return None if entry_id is None else self.by_id[entry_id]
+        return _find(self.by_id, self.index, self.kind, name)
 
     def suggest(self, name: str, limit: int = 5) -> list[str]:
-        norm = normalize_name(name)
-        close = difflib.get_close_matches(norm, list(self.index), n=limit * 3, cutoff=0.6)
-        if norm:  # also offer entries whose keys contain the query, e.g. "h100" -> h100_sxm, h100_pcie
-            close += [key for key in self.index if norm in key and key not in close]
+        """Ids of entries with a name close to `name` (e.g. "h100" -> h100_sxm, h100_pcie)."""
         ids: list[str] = []
-        for key in close:
+        for key in close_matches(normalize_name(name), self.index, limit * 3):
             entry_id = self.index[key]
             if entry_id not in ids:
                 ids.append(entry_id)
@@ -119,11 +125,51 @@ class _Table(Generic[SpecT]):
         return found
 
 
+class _Draft(Generic[SpecT]):
+    """A table being edited entry by entry under the same name rules as `_Table`, at a cost per edit
+    proportional to the entry's names (rebuilding the table per entry is quadratic)."""
+
+    def __init__(self, table: _Table[SpecT]) -> None:
+        self.kind: Kind = table.kind
+        self.by_id: dict[str, SpecT] = dict(table.by_id)
+        self.index: dict[str, str] = dict(table.index)
+
+    def find(self, name: str) -> SpecT | None:
+        return _find(self.by_id, self.index, self.kind, name)
+
+    def put(self, spec: SpecT) -> str | None:
+        """Add `spec` (replacing the entry with its id); on a name clash change nothing, return why."""
+        old = self.by_id.get(spec.id)
+        removed = [n for n in self._norms(old) if self.index.get(n[1]) == spec.id] if old else []
+        for _, norm in removed:
+            del self.index[norm]
+        for key, norm in self._norms(spec):
+            owner = self.index.get(norm)
+            if owner is not None and owner != spec.id:
+                for _, back in removed:
+                    self.index[back] = spec.id
+                return _ambiguous(self.kind, key, spec.id, owner)
+        for _, norm in self._norms(spec):
+            self.index.setdefault(norm, spec.id)
+        self.by_id[spec.id] = spec
+        return None
+
+    @staticmethod
+    def _norms(spec: SpecT) -> list[tuple[str, str]]:
+        keys: tuple[list[str], list[str]] = _spec_keys(spec)
+        out: dict[str, str] = {}  # normalized name -> the first name giving it
+        for key in (*keys[0], *keys[1]):
+            norm = normalize_name(key)
+            if norm:
+                out.setdefault(norm, key)
+        return [(key, norm) for norm, key in out.items()]
+
+
 class Catalog:
     """Immutable GPU, model, precision and price tables with name resolution.
 
-    Build one with `default_catalog()` (the packaged data) and derive others with `extended()` or
-    `with_file()`. Every accessor returns frozen pydantic specs.
+    Build one with `default_catalog()` (the packaged data) and derive others with `extended()` (or
+    `optimizer.loading.catalog_files.extend_with_file`). Every accessor returns frozen pydantic specs.
     """
 
     __slots__ = ("_gpus", "_models", "_precisions", "_prices")
@@ -335,30 +381,6 @@ class Catalog:
             gpu_table.by_id.values(), model_table.by_id.values(), precision_table.by_id.values(), price_rows
         )
 
-    def with_file(self, path: str | Path) -> Catalog:
-        """A new catalog extended with the entries of a catalog YAML file (see `load_file`)."""
-        sections = Catalog.load_file(path)
-        return self.extended(
-            gpus=sections["gpus"],
-            models=sections["models"],
-            precisions=sections["precisions"],
-            prices=sections["prices"],
-            file=str(path),
-        )
-
-    @staticmethod
-    def load_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-        """Read a catalog YAML file (top-level keys `gpus`, `models`, `precisions`, `prices`, each a
-        list of mappings; all optional) with `yaml.safe_load`. Raises `InputError` naming the file."""
-        file = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(
-                InputIssue("", f"cannot read catalog file: {exc.strerror or exc}", file=file)
-            ) from exc
-        return _parse_catalog_text(text, file)
-
     # --- internals ----------------------------------------------------------------------------
 
     @staticmethod
@@ -372,8 +394,7 @@ class Catalog:
         prefix: str,
     ) -> dict[str, SpecT]:
         """Apply items in order onto a copy of `table`; return specs by id (items with errors skipped)."""
-        entries: dict[str, SpecT] = dict(table.by_id)
-        work: _Table[SpecT] = table
+        work = _Draft(table)
         for i, item in enumerate(items):
             where = f"{prefix}{section}[{i}]"
             if not isinstance(item, Mapping):
@@ -399,17 +420,10 @@ class Catalog:
             spec = _validate(spec_type, data, where, issues, file)
             if spec is None:
                 continue
-            if target is not None and target.id != spec.id:
-                entries.pop(target.id, None)
-            entries[spec.id] = spec
-            try:
-                work = _Table(table.kind, entries.values())
-            except ValueError as exc:
-                issues.append(InputIssue(f"{where}.aliases", str(exc), file=file))
-                entries.pop(spec.id)
-                if target is not None:
-                    entries[target.id] = target
-        return entries
+            clash = work.put(spec)  # an override keeps its target's id, so it replaces the target
+            if clash is not None:
+                issues.append(InputIssue(f"{where}.aliases", clash, file=file))
+        return work.by_id
 
     def _merge_prices(
         self,
@@ -430,9 +444,12 @@ class Catalog:
             if isinstance(gpu_name, str) and gpu_table is not None:
                 gpu = gpu_table.find(gpu_name)
                 if gpu is None:
-                    hint = gpu_table.suggest(gpu_name)
+                    # Past the issues one error shows, suggestions would only cost time.
+                    hint = gpu_table.suggest(gpu_name) if len(issues) < MAX_ISSUES else []
                     tail = f"; did you mean {', '.join(repr(s) for s in hint)}?" if hint else ""
-                    issues.append(InputIssue(f"{where}.gpu", f"unknown gpu {gpu_name!r}{tail}", file=file))
+                    issues.append(
+                        InputIssue(f"{where}.gpu", f"unknown gpu {gpu_name[:80]!r}{tail}", file=file)
+                    )
                     continue
                 data["gpu"] = gpu.id
             existing = _find_price(rows, data)
@@ -455,19 +472,12 @@ def _validate(
     try:
         return spec_type.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-            issues.append(InputIssue(f"{where}{loc}", _error_message(err), file=file))
+        for issue in validation_issues(exc, data, spec_type, filename=file, prefix=parse_path(where)):
+            message = issue.message
+            if message.startswith("missing required key") and spec_type is not PriceEntry:
+                message += " (needed for a new entry; to override an existing one, give its id)"
+            issues.append(InputIssue(issue.path, message, file=file))
         return None
-
-
-def _error_message(err: Mapping[str, Any]) -> str:
-    msg = str(err.get("msg", "invalid value"))
-    if err.get("type") == "extra_forbidden":
-        return "unknown field (not part of this entry type)"
-    if err.get("type") == "missing":
-        return "required field missing (needed for a new entry; to override an existing one, give its id)"
-    return msg
 
 
 def _try_table(
@@ -514,42 +524,63 @@ def _price_sort_key(row: PriceEntry) -> tuple[str, ...]:
     return (row.provider, row.region, row.gpu, row.instance_type, row.purchase.value)
 
 
-def _parse_catalog_text(text: str, file: str) -> dict[str, list[dict[str, Any]]]:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(InputIssue("", f"invalid YAML: {problem}", line=line, file=file)) from exc
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
+def catalog_sections(doc: YamlDocument, file: str) -> dict[str, list[dict[str, Any]]]:
+    """The sections of a catalog document (top-level keys `gpus`, `models`, `precisions`, `prices`,
+    each a list of mappings; all optional), or an `InputError` with the line of every issue.
+
+    A document that has none of the sections is not a catalog, and nothing of it is quoted: the
+    file may be anything a path pointed at.
+    """
+    data = doc.data if doc.data is not None else {}
+    expected = ", ".join(SECTIONS)
+    if not isinstance(data, dict):
         raise InputError(
-            InputIssue("", f"a catalog file must be a mapping with keys {list(SECTIONS)}", file=file)
+            InputIssue(
+                "",
+                f"not a catalog file: its top level is {root_kind(data)}; a catalog file is a mapping "
+                f"with the sections {expected}",
+                file=file,
+            )
+        )
+    if data and not any(key in SECTIONS for key in data):
+        raise InputError(
+            InputIssue(
+                "",
+                f"not a catalog file: it has none of the sections {expected} (its keys are not shown)",
+                file=file,
+            )
         )
     issues: list[InputIssue] = []
     out: dict[str, list[dict[str, Any]]] = {section: [] for section in SECTIONS}
-    for key, value in raw.items():
+    for key, value in data.items():
+        line = doc.lines.line_of((key,))
         if key not in SECTIONS:
-            hint = difflib.get_close_matches(str(key), SECTIONS, n=1)
-            tail = f"; did you mean {hint[0]!r}?" if hint else ""
             issues.append(
-                InputIssue(str(key), f"unknown catalog section{tail} (expected {list(SECTIONS)})", file=file)
+                InputIssue(
+                    key,
+                    f"unknown catalog section{did_you_mean(key, SECTIONS)} (a catalog file has {expected})",
+                    line=line,
+                    file=file,
+                )
             )
             continue
         if value is None:
             continue
         if not isinstance(value, list):
-            issues.append(InputIssue(str(key), "must be a list of mappings", file=file))
+            issues.append(InputIssue(key, "must be a list of mappings", line=line, file=file))
             continue
         for i, item in enumerate(value):
             if not isinstance(item, dict):
                 issues.append(
-                    InputIssue(f"{key}[{i}]", "must be a mapping of field names to values", file=file)
+                    InputIssue(
+                        f"{key}[{i}]",
+                        "must be a mapping of field names to values",
+                        line=doc.lines.line_of((key, i)),
+                        file=file,
+                    )
                 )
             else:
-                out[key].append({str(k): v for k, v in item.items()})
+                out[key].append(item)
     if issues:
         raise InputError(issues)
     return out
@@ -558,7 +589,8 @@ def _parse_catalog_text(text: str, file: str) -> dict[str, list[dict[str, Any]]]
 def _load_packaged(reader: Callable[[str], str]) -> Catalog:
     sections: dict[str, list[dict[str, Any]]] = {section: [] for section in SECTIONS}
     for name in _DATA_FILES:
-        parsed = _parse_catalog_text(reader(name), f"optimizer/catalog/data/{name}")
+        file = f"optimizer/catalog/data/{name}"
+        parsed = catalog_sections(parse_yaml(reader(name), file, kind="catalog file"), file)
         for section, items in parsed.items():
             sections[section].extend(items)
     issues: list[InputIssue] = []

@@ -11,6 +11,7 @@ import argparse
 import json
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from optimizer.catalog import Catalog, GpuSpec, ModelSpec, PrecisionSpec, PriceEntry, default_catalog
 from optimizer.errors import ExitCode
+from optimizer.loading.catalog_files import extend_with_file
 
 _SOURCE_WIDTH = 38
 _PIPE_WIDTH = 180
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `optimizer catalog ...`; returns the exit code."""
     catalog = default_catalog()
     if args.catalog:
-        catalog = catalog.with_file(args.catalog)
+        catalog = extend_with_file(catalog, Path(args.catalog))
     section: str = args.catalog_section
     if args.json:
         print(json.dumps(_json_rows(catalog, section), indent=2))

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from optimizer.errors import ExitCode, InputError, InputIssue
-from optimizer.schema.loader import load_problem
+from optimizer.loading.problem_file import load_problem
 from optimizer.schema.problem import SCHEMA_VERSION, Problem
 
 SCHEMA_ID = f"https://fleet-optimizer.dev/schema/problem-v{SCHEMA_VERSION}.json"

@@ -2,7 +2,7 @@
 
 Structural rules live here (types, ranges, one-of choices). Cross-references (a region with no site,
 a GPU the catalog does not know, shares that do not sum to 1) are checked after parsing, in
-`optimizer.schema.semantic`, so that every error in a file is reported together.
+`optimizer.loading.semantic`, so that every error in a file is reported together.
 
 Units appear in field names: `_ms` milliseconds, `_usd_per_gpu_hour` US dollars per GPU-hour,
 `_per_day` per calendar day, `_kw` kilowatts, `_gb` decimal gigabytes.

@@ -8,6 +8,7 @@ import pytest
 
 from optimizer.catalog import Catalog, PurchaseKind, default_catalog, normalize_name
 from optimizer.errors import InputError, UnknownNameError
+from optimizer.loading.catalog_files import extend_with_file, read_catalog_file
 
 
 @pytest.fixture(scope="module")
@@ -258,35 +259,38 @@ def test_ambiguous_alias_rejected(cat):
     assert "ambiguous" in info.value.issues[0].message
 
 
-def test_with_file(cat, tmp_path: Path):
+def test_extend_with_file(cat, tmp_path: Path):
     path = tmp_path / "catalog.yaml"
     path.write_text(
         "gpus:\n  - id: l4\n    tdp_w: 75\nprecisions:\n  - id: fp8\n    kv_bytes: 2\n", encoding="utf-8"
     )
-    loaded = Catalog.load_file(path)
-    assert loaded["gpus"] == [{"id": "l4", "tdp_w": 75}] and loaded["models"] == []
-    new = cat.with_file(path)
+    sections, _ = read_catalog_file(path, str(path))
+    assert sections["gpus"] == [{"id": "l4", "tdp_w": 75}] and sections["models"] == []
+    new = extend_with_file(cat, path)
     assert new.gpu("l4").tdp_w == 75 and new.precision("fp8").kv_bytes == 2
     assert cat.gpu("l4").tdp_w == 72
 
 
-def test_with_file_errors_name_the_file(cat, tmp_path: Path):
+def test_catalog_file_errors_name_the_file_and_line(cat, tmp_path: Path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("gpu:\n  - id: l4\n", encoding="utf-8")
+    bad.write_text("gpus: []\ngpu:\n  - id: l4\n", encoding="utf-8")
     with pytest.raises(InputError) as info:
-        cat.with_file(bad)
-    assert info.value.issues[0].file == str(bad) and "did you mean 'gpus'" in info.value.issues[0].message
+        extend_with_file(cat, bad)
+    (issue,) = info.value.issues
+    assert (issue.file, issue.line) == (str(bad), 2) and "did you mean 'gpus'" in issue.message
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("gpus: [\n", encoding="utf-8")
     with pytest.raises(InputError, match="invalid YAML"):
-        cat.with_file(broken)
+        extend_with_file(cat, broken)
 
-    with pytest.raises(InputError, match="cannot read"):
-        cat.with_file(tmp_path / "missing.yaml")
+    with pytest.raises(InputError, match="file not found"):
+        extend_with_file(cat, tmp_path / "missing.yaml")
 
     invalid = tmp_path / "invalid.yaml"
     invalid.write_text("gpus:\n  - id: l4\n    memory_gb: lots\n", encoding="utf-8")
     with pytest.raises(InputError) as info:
-        cat.with_file(invalid)
-    assert info.value.issues[0].path == "gpus[0].memory_gb" and info.value.issues[0].file == str(invalid)
+        extend_with_file(cat, invalid)
+    (issue,) = info.value.issues
+    assert (issue.path, issue.file, issue.line) == ("gpus[0].memory_gb", str(invalid), 3)
+    assert issue.message == "must be a number (got 'lots')"

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from schema_test_data import BASE_TEXT
 
 from optimizer.errors import InputError
-from optimizer.schema import parse_path, parse_problem_text
+from optimizer.loading.problem_file import parse_problem_text
+from optimizer.loading.yaml_source import parse_path
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BASE: dict[str, Any] = yaml.safe_load(BASE_TEXT)

@@ -8,16 +8,10 @@ import pytest
 from schema_test_data import BASE_TEXT, REPO
 
 from optimizer.errors import InputError
-from optimizer.schema import (
-    LineMap,
-    LoadedProblem,
-    format_path,
-    load_problem,
-    parse_path,
-    parse_problem_text,
-    parse_yaml,
-)
-from optimizer.schema.loader import MAX_DEPTH, model_fields_at
+from optimizer.loading.messages import model_fields_at
+from optimizer.loading.problem_file import LoadedProblem, load_problem, parse_problem_text
+from optimizer.loading.yaml_source import MAX_DEPTH, LineMap, format_path, parse_path, parse_yaml
+from optimizer.schema.problem import Problem
 
 
 def issues_of(text: str | bytes, **kwargs: object) -> list[tuple[str, int | None, str]]:
@@ -213,10 +207,10 @@ def test_non_utf8_bytes_name_the_line() -> None:
 
 
 def test_model_fields_at_walks_unions_and_containers() -> None:
-    assert model_fields_at(())[:2] == ["schema_version", "name"]
-    assert "hours_per_day" in model_fields_at(("periods", 3))
-    assert "share" in model_fields_at(("workloads", 0, "request", "histogram", 2))
-    assert model_fields_at(("sites", 0, "latency_ms")) == []
+    assert model_fields_at((), Problem)[:2] == ["schema_version", "name"]
+    assert "hours_per_day" in model_fields_at(("periods", 3), Problem)
+    assert "share" in model_fields_at(("workloads", 0, "request", "histogram", 2), Problem)
+    assert model_fields_at(("sites", 0, "latency_ms"), Problem) == []
 
 
 def test_unknown_key_without_close_match_lists_the_allowed_keys() -> None:
@@ -239,7 +233,7 @@ def test_union_errors_keep_the_branch_that_matches_the_shape() -> None:
     )
     ((path, line, message),) = issues_of(text)
     assert (path, line) == ("periods[0].hours_per_day", 3)
-    assert message == "must be less than or equal to 24 (got 30)"
+    assert message == "must be at most 24 (got 30)"
 
 
 def test_profile_mapping_errors_point_at_the_entry() -> None:

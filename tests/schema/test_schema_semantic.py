@@ -9,7 +9,8 @@ import pytest
 
 from optimizer.catalog import default_catalog
 from optimizer.errors import InputError
-from optimizer.schema import check_problem, parse_problem_text
+from optimizer.loading.problem_file import parse_problem_text
+from optimizer.loading.semantic import check_problem
 from optimizer.schema.problem import Problem
 
 Data = dict[str, Any]

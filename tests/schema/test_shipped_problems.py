@@ -12,7 +12,8 @@ from schema_test_data import REPO
 
 from optimizer.cli import main
 from optimizer.cli.validate_cmd import field_reference_markdown, problem_json_schema
-from optimizer.schema import parse_problem_text, parse_yaml
+from optimizer.loading.problem_file import parse_problem_text
+from optimizer.loading.yaml_source import parse_yaml
 
 PROBLEMS = sorted((REPO / "problems").glob("*.yaml"))
 README = REPO / "problems" / "README.md"

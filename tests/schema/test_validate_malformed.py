@@ -17,7 +17,7 @@ import pytest
 from schema_test_data import BASE_TEXT, MALFORMED
 
 from optimizer.cli import main
-from optimizer.schema import MAX_FILE_BYTES
+from optimizer.loading.yaml_source import MAX_FILE_BYTES
 
 FILES = sorted(MALFORMED.glob("*.yaml"))
 

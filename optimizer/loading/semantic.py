@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from optimizer.errors import InputIssue
-from optimizer.schema.loader import did_you_mean
+from optimizer.loading.messages import MAX_ISSUES, did_you_mean
 from optimizer.schema.problem import GpuOffer, Problem, PurchaseOption, Site, Workload
 
 if TYPE_CHECKING:
@@ -350,7 +350,8 @@ def _no_catalog_price(ctx: _Context, offer: GpuOffer, gpu: GpuSpec) -> str:
 
 
 def _unknown(ctx: _Context, kind: str, name: str) -> str:
-    suggestions = ctx.catalog.suggest(kind, name)
+    # Past the issues a file reports, suggestions would only cost time (a hostile file has thousands).
+    suggestions = ctx.catalog.suggest(kind, name) if len(ctx.errors) < MAX_ISSUES else []
     hint = f"; did you mean {', '.join(repr(s) for s in suggestions[:3])}?" if suggestions else ""
     label = {"gpu": "GPU"}.get(kind, kind)
     return (
