@@ -22,9 +22,9 @@ PLAN_SCHEMA_VERSION = 3
 """Bumped on any incompatible change to the keys below (the Plan model pins it as a literal).
 
 History: 2 recorded the solver fallback and dropped timings; 3 added each deployment's Hugging Face
-repository (`hf_repo`), cloud and region, GPU memory and vendor, the engine's name and `gpu_memory_utilization`, and replaced vLLM's removed
-`speculative_model` / `num_speculative_tokens` arguments with `engine.speculative_config`
-(vLLM's `--speculative-config` JSON)."""
+repository (`hf_repo`), cloud and region, GPU memory and vendor, the engine's name and
+`gpu_memory_utilization`, and replaced vLLM's removed `speculative_model` / `num_speculative_tokens`
+arguments with `engine.speculative_config` (vLLM's `--speculative-config` JSON)."""
 
 
 class PlanPeriod(Frozen):
