@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from optimizer.catalog import Catalog
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
@@ -171,6 +172,15 @@ class CandidateInfo:
     kv_cache_dtype: str
     measured: bool
     """Capacity comes from the user's measurement, not the model."""
+    hf_repo: str
+    """Hugging Face repository the engine loads (see `checkpoint_for`)."""
+    hf_repo_source: CheckpointSource
+    checkpoint_note: str | None
+    gpu_memory_gb: float
+    gpu_vendor: str
+    """Catalog vendor of the device (NVIDIA, AMD, Intel, ...)."""
+    device_kind: str
+    """`gpu` or `cpu` (catalog device kind)."""
 
 
 @dataclass(frozen=True)
@@ -492,6 +502,7 @@ def build_candidates(problem: Problem, catalog: Catalog, *, prune: bool = True) 
                                     cid += f"__b{round(budget)}"
                                 if cid in info:
                                     cid += f"_{kept}"
+                                ckpt = checkpoint_for(w, model, prec, primary, catalog)
                                 ci = CandidateInfo(
                                     id=cid,
                                     workload=w.id,
@@ -519,6 +530,12 @@ def build_candidates(problem: Problem, catalog: Catalog, *, prune: bool = True) 
                                     vllm_quantization=prec.vllm_quantization,
                                     kv_cache_dtype="fp8" if prec.kv_bytes <= 1.0 else "auto",
                                     measured=is_measured,
+                                    hf_repo=ckpt.hf_repo,
+                                    hf_repo_source=ckpt.source,
+                                    checkpoint_note=ckpt.note,
+                                    gpu_memory_gb=gpu.memory_gb,
+                                    gpu_vendor=gpu.vendor,
+                                    device_kind=str(gpu.kind.value),
                                 )
                                 wl_cands.append(ci)
         if not wl_cands:
@@ -674,3 +691,48 @@ def _prune(cands: list[CandidateInfo], routes: dict[str, frozenset[tuple[str, st
         if not dominated:
             kept.append(c)
     return sorted(kept, key=lambda c: c.id)
+
+
+CheckpointSource = Literal["catalog", "workload_model", "workload_hf_repo"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    hf_repo: str
+    source: CheckpointSource
+    note: str | None
+
+
+ONLINE_QUANTIZATION: frozenset[str | None] = frozenset({None, "fp8"})
+"""vLLM `--quantization` methods that run from the BF16 checkpoint (fp8: dynamic online quantization)."""
+
+
+def checkpoint_for(
+    w: Workload, model: ModelSpec, prec: PrecisionSpec, primary: bool, catalog: Catalog
+) -> Checkpoint:
+    """Which Hugging Face repository the engine loads for this model and precision, and whether it holds
+    the precision's weight format.
+
+    Order: the workload's `hf_repo[precision]`, then `hf_repo.default`, then the workload's `model` if
+    written as a repository id (`owner/name`), then the catalog's `hf_id`. Alternatives (not primary)
+    always use the catalog's. A precision vLLM cannot quantize online (anything but BF16 and FP8) needs
+    a pre-quantized checkpoint: unless named for that precision, `checkpoint_note` says so.
+    """
+    repo, explicit = model.hf_id, False
+    source: CheckpointSource = "catalog"
+    by_precision = {catalog.precision(k).id: v for k, v in w.hf_repo.items() if k != "default"}
+    if primary:
+        if prec.id in by_precision:
+            repo, source, explicit = by_precision[prec.id], "workload_hf_repo", True
+        elif "default" in w.hf_repo:
+            repo, source = w.hf_repo["default"], "workload_hf_repo"
+        elif "/" in w.model:
+            repo, source = w.model, "workload_model"
+    note = None
+    if not explicit and prec.vllm_quantization not in ONLINE_QUANTIZATION:
+        note = (
+            f"{repo} is not known to hold {prec.id} weights (vLLM --quantization {prec.vllm_quantization} "
+            "loads a pre-quantized checkpoint): set the workload's hf_repo."
+            f"{prec.id} to a {prec.id} checkpoint of {model.id}"
+        )
+    return Checkpoint(repo, source, note)

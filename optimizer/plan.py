@@ -6,6 +6,7 @@ so `optimizer.check.check_plan` can verify it without the model.
 
 from __future__ import annotations
 
+import math
 import platform
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ from optimizer.schema.plan import (
     RegionPeriod,
     Rules,
     SolveFacts,
+    SpeculativeConfig,
 )
 from optimizer.schema.problem import Problem, Workload
 from optimizer.solve import Solution, SolveStatus
@@ -58,6 +60,13 @@ def build_plan(
         for s in problem.sites
         for i, o in enumerate(s.offers)
         if (s.id, i) in cset.gpu_ids_by_offer
+    }
+
+    cloud = {
+        (s.id, cset.gpu_ids_by_offer[(s.id, i)]): (o.catalog_prices.provider, o.catalog_prices.region)
+        for s in problem.sites
+        for i, o in enumerate(s.offers)
+        if (s.id, i) in cset.gpu_ids_by_offer and o.catalog_prices is not None
     }
 
     # Deployments -----------------------------------------------------------------------------
@@ -104,10 +113,22 @@ def build_plan(
                     max_model_len=ci.max_model_len,
                     quantization=ci.vllm_quantization,
                     kv_cache_dtype=ci.kv_cache_dtype,
-                    speculative_model=cset.draft_hf_ids.get(ci.workload) if spec else None,
-                    num_speculative_tokens=spec.draft_tokens if spec else None,
+                    gpu_memory_utilization=gpu_memory_utilization(ci.memory_gb_per_gpu, ci.gpu_memory_gb),
+                    speculative_config=SpeculativeConfig(
+                        model=cset.draft_hf_ids[ci.workload], num_speculative_tokens=spec.draft_tokens
+                    )
+                    if spec
+                    else None,
                 ),
+                hf_repo=ci.hf_repo,
+                hf_repo_source=ci.hf_repo_source,
+                checkpoint_note=ci.checkpoint_note,
+                gpu_memory_gb=ci.gpu_memory_gb,
+                gpu_vendor=ci.gpu_vendor,
+                device_kind="cpu" if ci.device_kind == "cpu" else "gpu",
                 instance_type=inst_type.get((s, ci.gpu)),
+                cloud=cloud.get((s, ci.gpu), (None, None))[0],
+                cloud_region=cloud.get((s, ci.gpu), (None, None))[1],
             )
         )
 
@@ -282,6 +303,20 @@ def build_plan(
         baselines=baselines or [],
         solve=facts,
     )
+
+
+def gpu_memory_utilization(memory_gb_per_gpu: float, gpu_memory_gb: float) -> float:
+    """vLLM `--gpu-memory-utilization` for a replica: the fraction of GPU memory the plan's operating
+    point uses (weights + reserve + KV in use), plus a 0.02 margin, rounded up to 0.01 and kept within
+    [0.90, 0.95] (vLLM's default up to a level that leaves room for CUDA graphs and NCCL buffers).
+
+    >>> gpu_memory_utilization(60.0, 80.0)
+    0.9
+    >>> gpu_memory_utilization(73.0, 80.0)  # 0.9125 + 0.02 -> 0.94
+    0.94
+    """
+    need = memory_gb_per_gpu / gpu_memory_gb + 0.02
+    return min(0.95, max(0.90, math.ceil(round(need * 100, 6)) / 100))
 
 
 def problem_workload(problem: Problem, wid: str) -> Workload:

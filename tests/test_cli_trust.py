@@ -26,6 +26,7 @@ import optimizer.solve as solve_mod
 from optimizer.cli import main
 from optimizer.model.build import build_model
 from optimizer.model.synthetic import synthetic_fleet
+from optimizer.schema.plan import PLAN_SCHEMA_VERSION
 from optimizer.solve import RunOptions, SolverInfo, SolveStatus, _Run, solve
 
 REPO = DATA.parent.parent
@@ -64,7 +65,7 @@ def test_yaml_stdout_is_the_document_alone() -> None:
     out = _cli("solve", str(STARTUP), "--format", "yaml", "--no-baselines", "--explain")
     assert out.returncode == 0, out.stderr.decode()
     doc = yaml.safe_load(out.stdout)
-    assert isinstance(doc, dict) and doc["schema_version"] == 2
+    assert isinstance(doc, dict) and doc["schema_version"] == PLAN_SCHEMA_VERSION
     assert not out.stdout.decode().startswith("Running")
 
 

@@ -5,7 +5,7 @@ every issue as `file:line: path: message`. Exit 0 when every file is valid, 2 wh
 Warnings (things that will be assumed or ignored) are printed but do not fail validation.
 
 `schema` prints the JSON Schema (Draft 2020-12) of the problem file, or with `--markdown` the field
-reference table used in `problems/README.md`.
+reference table used in `problems/README.md`, or with `--plan` the JSON Schema of plan files.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ def register(sub: Any) -> None:
 
     s = sub.add_parser(
         "schema",
-        help="print the JSON Schema of problem files",
+        help="print the JSON Schema of problem files (or of plan files with --plan)",
         description="Print the JSON Schema (Draft 2020-12) of the problem file, for editors and other tools; "
         "--markdown prints the field reference instead.",
     )
     s.add_argument("--markdown", action="store_true", help="print the field reference as Markdown tables")
+    s.add_argument("--plan", action="store_true", help="print the JSON Schema of plan files instead")
     s.set_defaults(func=run_schema)
 
 
@@ -103,6 +104,13 @@ def problem_json_schema() -> dict[str, Any]:
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    if args.plan:
+        from optimizer.cli.plan_cmd import print_plan_schema
+
+        if args.markdown:
+            raise InputError("--plan and --markdown cannot be combined: the field reference is for problems")
+        print_plan_schema()
+        return int(ExitCode.OK)
     if args.markdown:
         print(field_reference_markdown(), end="")
     else:

@@ -361,7 +361,8 @@ def _unknown(ctx: _Context, kind: str, name: str) -> str:
 
 
 def check_workload_models(ctx: _Context, w: int, workload: Workload, prefix: str) -> None:
-    """The workload's model, draft model, alternatives and measured entries name catalog entries."""
+    """The workload's model, draft model, alternatives, measured entries and hf_repo keys name catalog
+    entries."""
     model = ctx.catalog.find_model(workload.model)
     if model is None:
         ctx.error(f"{prefix}.model", _unknown(ctx, "model", workload.model))
@@ -386,6 +387,12 @@ def check_workload_models(ctx: _Context, w: int, workload: Workload, prefix: str
             ctx.error(
                 f"{prefix}.alternatives[{a}].model",
                 f"the alternative is the workload's own model ({model.id}); name a different model",
+            )
+    for key in workload.hf_repo:
+        if key != "default" and ctx.catalog.find_precision(key) is None:
+            ctx.error(
+                f"{prefix}.hf_repo.{key}",
+                _unknown(ctx, "precision", key) + "; keys are precision names or `default`",
             )
     offered = ctx.offered_gpus()
     for m, meas in enumerate(workload.measured):

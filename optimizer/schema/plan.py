@@ -18,8 +18,13 @@ from pydantic import Field
 
 from optimizer.schema.types import Frozen
 
-PLAN_SCHEMA_VERSION = 2
-"""Bumped on any incompatible change to the keys below (the Plan model pins it as a literal)."""
+PLAN_SCHEMA_VERSION = 3
+"""Bumped on any incompatible change to the keys below (the Plan model pins it as a literal).
+
+History: 2 recorded the solver fallback and dropped timings; 3 added each deployment's Hugging Face
+repository (`hf_repo`), cloud and region, GPU memory and vendor, the engine's name and
+`gpu_memory_utilization`, and replaced vLLM's removed `speculative_model` / `num_speculative_tokens`
+arguments with `engine.speculative_config` (vLLM's `--speculative-config` JSON)."""
 
 
 class PlanPeriod(Frozen):
@@ -78,17 +83,37 @@ class PlanWorkload(Frozen):
     unmet_share: float
 
 
-class Engine(Frozen):
-    """Serving-engine settings for each replica (vLLM argument names)."""
+class SpeculativeConfig(Frozen):
+    """vLLM's `--speculative-config` JSON object for draft-model speculative decoding."""
 
+    method: Literal["draft_model"] = "draft_model"
+    """vLLM speculative method: a separate, smaller draft model."""
+    model: str
+    """Hugging Face repository of the draft model."""
+    num_speculative_tokens: int = Field(ge=1)
+    """Tokens drafted per verification step (the problem's `draft_tokens`, gamma)."""
+
+
+class Engine(Frozen):
+    """Serving-engine settings for each replica: vLLM engine arguments (snake_case of the flags)."""
+
+    name: Literal["vllm"] = "vllm"
+    """Serving engine the settings are for."""
     tensor_parallel_size: int
+    """`--tensor-parallel-size`: GPUs per replica."""
     max_num_seqs: int
-    """Most concurrent sequences (the batch the plan's capacity assumes)."""
+    """`--max-num-seqs`: most concurrent sequences (the batch the plan's capacity assumes)."""
     max_model_len: int
+    """`--max-model-len`: context length, tokens (prompt + output)."""
     quantization: str | None
+    """`--quantization` method for the chosen precision (None: unquantized BF16/FP16)."""
     kv_cache_dtype: str
-    speculative_model: str | None = None
-    num_speculative_tokens: int | None = None
+    """`--kv-cache-dtype`: `auto` (the model's dtype) or `fp8`."""
+    gpu_memory_utilization: float = Field(gt=0.0, le=1.0)
+    """`--gpu-memory-utilization`: fraction of each GPU's memory vLLM may claim (weights, activations
+    and KV cache): the plan's memory in use per GPU / GPU memory + 0.02 margin, within [0.90, 0.95]."""
+    speculative_config: SpeculativeConfig | None = None
+    """`--speculative-config` when speculative decoding is chosen; None otherwise."""
 
 
 class Predicted(Frozen):
@@ -128,7 +153,25 @@ class Deployment(Frozen):
     """Spot: fraction of capacity counted as usable; 1 otherwise."""
     predicted: Predicted
     engine: Engine
+    hf_repo: str
+    """Hugging Face repository the engine loads (`vllm serve <hf_repo>`)."""
+    hf_repo_source: Literal["catalog", "workload_model", "workload_hf_repo"]
+    """Where `hf_repo` comes from: the catalog's `hf_id`, the workload's `model` written as a repository
+    id, or the workload's `hf_repo` override."""
+    checkpoint_note: str | None = None
+    """Set when `hf_repo` is not known to hold weights in the precision's format (e.g. the catalog's
+    BF16 checkpoint for an AWQ precision): what to provide before deploying."""
+    gpu_memory_gb: float
+    """Memory of one GPU of this type, GB (1e9 bytes)."""
+    gpu_vendor: str
+    """Device vendor from the catalog (NVIDIA, AMD, Intel, ...): picks the Kubernetes device resource."""
+    device_kind: Literal["gpu", "cpu"] = "gpu"
+    """`cpu` for CPU inference (no accelerator resource)."""
     instance_type: str | None = None
+    cloud: str | None = None
+    """Cloud provider of the offer's catalog price list (`aws`, `gcp`, `azure`, `lambda`), if any."""
+    cloud_region: str | None = None
+    """Provider region of the offer's catalog price list, if any."""
 
 
 class InstanceHolding(Frozen):
@@ -241,7 +284,8 @@ class Explanation(Frozen):
 
 
 class Plan(Frozen):
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
+    """Version of the plan format (`PLAN_SCHEMA_VERSION`)."""
     kind: Literal["fleet_plan"] = "fleet_plan"
     problem: str
     status: Literal["optimal", "feasible"]

@@ -190,6 +190,11 @@ class MeasuredThroughput(Frozen):
     """Measured TPOT at that load, ms; default: the model's estimate."""
 
 
+HF_REPO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$"
+HfRepo = Annotated[str, Field(pattern=HF_REPO_PATTERN, max_length=200)]
+"""A Hugging Face repository id, `owner/name`."""
+
+
 class Workload(Frozen):
     """One serving workload: a model, its traffic, its targets and its rules."""
 
@@ -224,6 +229,13 @@ class Workload(Frozen):
     """Measured throughputs that replace the performance model's estimates."""
     placement: Literal["centralized", "edge", "hybrid", "auto"] | None = None
     """Per-workload placement override (default: the policy's)."""
+    hf_repo: dict[str, HfRepo] = Field(default_factory=dict)
+    """Hugging Face repository the serving engine loads for this workload's model, per precision
+    (catalog precision name -> repository), with key `default` for precisions not listed. Replaces the
+    catalog's `hf_id` (the BF16 checkpoint) in the plan and exports: name an instruct variant, or the
+    pre-quantized checkpoint a precision needs (AWQ, GPTQ, NVFP4, GGUF), e.g. `{default:
+    meta-llama/Llama-3.1-70B-Instruct, int4_awq: hugging-quants/Meta-Llama-3.1-70B-Instruct-AWQ-INT4}`.
+    Model-routing alternatives and draft models use the catalog's `hf_id`."""
 
 
 # --------------------------------------------------------------------------------------------

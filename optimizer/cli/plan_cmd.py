@@ -1,0 +1,144 @@
+"""`optimizer plan validate PLAN...`, the plan's JSON Schema, and the plan-file loader other commands use.
+
+`plan validate` checks each plan file in two steps: its structure against the plan schema of this
+version (every error with its location), then the independent re-check of every constraint
+(`optimizer.check.check_plan`) from the numbers the plan states. Exit 0 when every file passes, 2 when
+any does not. `optimizer schema --plan` prints the JSON Schema (Draft 2020-12) of plan files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from optimizer.check import check_plan
+from optimizer.errors import ExitCode, InputError, InputIssue
+from optimizer.schema.plan import PLAN_SCHEMA_VERSION, Plan
+
+PLAN_SCHEMA_ID = f"https://fleet-optimizer.dev/schema/plan-v{PLAN_SCHEMA_VERSION}.json"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+MAX_ISSUES = 20
+"""Most structural errors listed per file (the rest are counted)."""
+
+
+def register(sub: Any) -> None:
+    """Add the `plan` command group (`plan validate`) to the top-level sub-parsers."""
+    p = sub.add_parser(
+        "plan",
+        help="work with plan files (validate)",
+        description="Commands on plan files written by `optimizer solve --output`.",
+    )
+    plan_sub = p.add_subparsers(dest="plan_command", required=True, metavar="SUBCOMMAND")
+    v = plan_sub.add_parser(
+        "validate",
+        help="check plan files against the plan schema and re-check every constraint",
+        description="Validate plan files: structure against the plan schema (version "
+        f"{PLAN_SCHEMA_VERSION}), then an independent re-check of every constraint. Exit 0 if all "
+        "files pass, 2 otherwise.",
+    )
+    v.add_argument("plans", nargs="+", type=Path, metavar="PLAN", help="plan YAML or JSON files")
+    v.add_argument("--json", action="store_true", help="print a JSON report on stdout instead of text")
+    v.set_defaults(func=run_plan_validate)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The plan file's JSON Schema (Draft 2020-12), with `$schema`, `$id` and `title`."""
+    schema = Plan.model_json_schema()
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": PLAN_SCHEMA_ID,
+        "title": f"Fleet optimizer plan (schema_version {PLAN_SCHEMA_VERSION})",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_plan_file(path: Path) -> Plan:
+    """Read and validate a plan file (YAML or JSON).
+
+    Raises InputError naming the file and every structural error (up to MAX_ISSUES) with its location;
+    a plan of another schema version gets one message saying which version and how to fix it.
+    """
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(InputIssue("", f"cannot read plan: {exc}", file=name)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(InputIssue("", f"not a YAML or JSON plan: {exc}", file=name)) from None
+    if not isinstance(data, dict) or data.get("kind") != "fleet_plan":
+        raise InputError(
+            InputIssue(
+                "",
+                "not a plan file (no `kind: fleet_plan`); write one with "
+                "`optimizer solve PROBLEM -o plan.yaml`",
+                file=name,
+            )
+        )
+    version = data.get("schema_version")
+    if version != PLAN_SCHEMA_VERSION:
+        raise InputError(
+            InputIssue(
+                "schema_version",
+                f"plan schema_version {version!r}, this optimizer reads version {PLAN_SCHEMA_VERSION}; "
+                "solve the problem again to write a current plan",
+                file=name,
+            )
+        )
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        issues = [InputIssue(_loc(tuple(e["loc"])), e["msg"], file=name) for e in errors[:MAX_ISSUES]]
+        if len(errors) > MAX_ISSUES:
+            issues.append(InputIssue("", f"... and {len(errors) - MAX_ISSUES} more errors", file=name))
+        raise InputError(issues) from None
+
+
+def run_plan_validate(args: argparse.Namespace) -> int:
+    """Validate every plan file; print all issues; exit 2 if any file is invalid."""
+    report: list[dict[str, Any]] = []
+    invalid = 0
+    for path in args.plans:
+        errors: list[str] = []
+        plan: Plan | None = None
+        try:
+            plan = load_plan_file(path)
+        except InputError as exc:
+            errors = [i.render() for i in exc.issues]
+        if plan is not None:
+            errors = [f"{path}: re-check: {msg}" for msg in check_plan(plan)]
+        invalid += bool(errors)
+        if args.json:
+            report.append({"file": str(path), "valid": not errors, "errors": errors})
+            continue
+        for line in errors:
+            print(line, file=sys.stderr)
+        if errors:
+            print(f"invalid: {path} ({len(errors)} error{'s' if len(errors) != 1 else ''})", file=sys.stderr)
+        elif plan is not None:
+            print(
+                f"ok: {path} (plan schema_version {plan.schema_version}, "
+                f"{len(plan.deployments)} deployments; every constraint re-checked)"
+            )
+    if args.json:
+        print(json.dumps({"valid": invalid == 0, "files": report}, indent=2))
+    return int(ExitCode.INVALID_INPUT if invalid else ExitCode.OK)
+
+
+def print_plan_schema() -> None:
+    print(json.dumps(plan_json_schema(), indent=2))
