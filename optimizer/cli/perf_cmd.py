@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from optimizer.errors import ExitCode, InputError
-from optimizer.perf.benchmarks import THROUGHPUT_METRICS
 from optimizer.perf.capacity import Draft, Prediction, Shape, predict
 from optimizer.perf.validation import ValidationReport, signed_error_pct, validate_file
 
@@ -298,20 +296,29 @@ def print_report(report: ValidationReport, console: Console) -> None:
         summ.add_row(
             m, str(s.count), f"{s.median_ape_pct:.1f}", f"{s.mean_ape_pct:.1f}", f"{s.worst_ape_pct:.1f}"
         )
-    pooled = [
-        abs(e)
-        for r in report.results
-        if r.row.metric in THROUGHPUT_METRICS and (e := signed_error_pct(r)) is not None
-    ]
-    if pooled:
+    for cls, s in report.by_class.items():
         summ.add_row(
-            "(all throughput metrics)",
-            str(len(pooled)),
-            f"{statistics.median(pooled):.1f}",
-            f"{statistics.fmean(pooled):.1f}",
-            f"{max(pooled):.1f}",
+            f"(all {cls} metrics)",
+            str(s.count),
+            f"{s.median_ape_pct:.1f}",
+            f"{s.mean_ape_pct:.1f}",
+            f"{s.worst_ape_pct:.1f}",
         )
     console.print(summ)
+    for title, groups in (("hardware family", report.by_family), ("engine", report.by_engine)):
+        grp = Table(title=f"median APE % by {title}", show_header=True)
+        for col in (title, "throughput rows", "throughput median %", "latency rows", "latency median %"):
+            grp.add_column(col, justify="left" if col == title else "right")
+        for name, by_cls in groups.items():
+            t, lat = by_cls.get("throughput"), by_cls.get("latency")
+            grp.add_row(
+                name,
+                str(t.count) if t else "0",
+                f"{t.median_ape_pct:.1f}" if t else "",
+                str(lat.count) if lat else "0",
+                f"{lat.median_ape_pct:.1f}" if lat else "",
+            )
+        console.print(grp)
     skipped = len(report.results) - report.scored
     console.print(
         f"scored {report.scored} of {len(report.results)} rows ({report.scored_fraction:.0%}); "

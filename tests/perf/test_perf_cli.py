@@ -126,7 +126,8 @@ def test_validate_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_validate_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["perf", "validate", "--benchmarks", str(DATA), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"rows", "summary"}
+    assert set(doc) == {"rows", "summary", "by_class", "by_family", "by_engine", "scored", "skipped"}
+    assert doc["skipped"] == 0 and doc["scored"] == len(doc["rows"])
     assert [r["row"] for r in doc["rows"]] == list(range(55))
     for r in doc["rows"]:
         assert isinstance(r["row"], int) and isinstance(r["metric"], str)
