@@ -68,18 +68,42 @@ def register(sub: Any) -> None:
         help="score the model against a published-benchmark CSV",
         description="Predict every row of a benchmark CSV (calibration format) and report errors.",
     )
-    v.add_argument("--benchmarks", required=True, metavar="FILE.csv", help="benchmark CSV file")
+    v.add_argument(
+        "--benchmarks",
+        default=None,
+        metavar="FILE.csv",
+        help="benchmark CSV (default: both shipped files, calibration_set.csv and generalization_set.csv)",
+    )
+    v.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        metavar="FILE.yaml",
+        help="calibration YAML to validate (default: the shipped one), e.g. written by perf calibrate --out",
+    )
     v.add_argument("--json", action="store_true", help="print the JSON report")
     v.set_defaults(func=run_validate)
 
     c = cmds.add_parser(
         "calibrate",
-        help="re-fit the per-family efficiencies",
-        description="Fit the efficiency parameters and write calibration.yaml.",
+        help="re-fit the per-family efficiencies on the calibration file",
+        description=(
+            "Fit the efficiency parameters on the calibration file (never the generalization file) and "
+            "write the YAML to --out; overwriting the shipped calibration needs --replace-shipped. "
+            "Progress goes to stderr."
+        ),
     )
-    c.add_argument("--data", type=Path, default=None, help="benchmark CSV (default: packaged copy)")
-    c.add_argument("--out", type=Path, default=None, help="output YAML (default: packaged calibration.yaml)")
+    c.add_argument(
+        "--data", type=Path, default=None, help="benchmark CSV (default: packaged calibration_set.csv)"
+    )
+    c.add_argument("--out", type=Path, default=None, help="write the fitted YAML to this file")
+    c.add_argument(
+        "--replace-shipped",
+        action="store_true",
+        help="overwrite the shipped optimizer/perf/data/calibration.yaml",
+    )
     c.add_argument("--dry-run", action="store_true", help="fit and print only")
+    c.add_argument("--date", default=None, help="fit date to record (default: today)")
     c.set_defaults(func=run_calibrate)
 
 
@@ -235,11 +259,30 @@ def _print_prediction(ident: dict[str, Any], pred: Prediction) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Entry point of `optimizer perf validate`."""
-    report = validate_file(args.benchmarks)
-    if args.json:
-        print(json.dumps(_json_safe(report.to_json()), indent=2, allow_nan=False))
+    from optimizer.perf.params import load_params
+    from optimizer.perf.split import CALIBRATION_SET, GENERALIZATION_SET, data_dir
+
+    params = load_params(args.params) if args.params is not None else None
+    if args.benchmarks is not None:
+        report = validate_file(args.benchmarks, params=params)
+        if args.json:
+            print(json.dumps(_json_safe(report.to_json()), indent=2, allow_nan=False))
+            return int(ExitCode.OK)
+        print_report(report, _console())
         return int(ExitCode.OK)
-    print_report(report, _console())
+    reports = {
+        "calibration": validate_file(data_dir() / CALIBRATION_SET, params=params),
+        "generalization": validate_file(data_dir() / GENERALIZATION_SET, params=params),
+    }
+    if args.json:
+        doc = {name: rep.to_json() for name, rep in reports.items()}
+        print(json.dumps(_json_safe(doc), indent=2, allow_nan=False))
+        return int(ExitCode.OK)
+    console = _console()
+    for name, rep in reports.items():
+        file = CALIBRATION_SET if name == "calibration" else GENERALIZATION_SET
+        console.rule(f"{name} file ({file})")
+        print_report(rep, console)
     return int(ExitCode.OK)
 
 
@@ -338,6 +381,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
         argv += ["--data", str(args.data)]
     if args.out is not None:
         argv += ["--out", str(args.out)]
+    if args.replace_shipped:
+        argv.append("--replace-shipped")
     if args.dry_run:
         argv.append("--dry-run")
+    if args.date is not None:
+        argv += ["--date", args.date]
     return calibrate_main(argv)

@@ -33,6 +33,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -203,6 +204,31 @@ def params_from_mapping(doc: Mapping[str, Any]) -> CalibrationParams:
         engines=engines,
         fit_info={k: v for k, v in doc.items() if k not in ("families", "global", "engines")},
     )
+
+
+def load_params(path: str | Path) -> CalibrationParams:
+    """Parameters from a calibration YAML file (InputError if unreadable or not a mapping)."""
+    from optimizer.errors import InputError, InputIssue
+
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(
+            InputIssue(path="", message=f"cannot read calibration file: {exc}", file=str(p))
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("families", {}), dict):
+        raise InputError(
+            InputIssue(
+                path="", message="not a calibration file (expected a mapping with families:)", file=str(p)
+            )
+        )
+    try:
+        return params_from_mapping(doc)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InputError(
+            InputIssue(path="", message=f"malformed calibration file: {exc}", file=str(p))
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)
