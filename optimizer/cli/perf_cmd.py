@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from optimizer.errors import ExitCode, InputError
-from optimizer.perf.benchmarks import THROUGHPUT_METRICS
 from optimizer.perf.capacity import Draft, Prediction, Shape, predict
 from optimizer.perf.validation import ValidationReport, signed_error_pct, validate_file
 
@@ -70,18 +68,42 @@ def register(sub: Any) -> None:
         help="score the model against a published-benchmark CSV",
         description="Predict every row of a benchmark CSV (calibration format) and report errors.",
     )
-    v.add_argument("--benchmarks", required=True, metavar="FILE.csv", help="benchmark CSV file")
+    v.add_argument(
+        "--benchmarks",
+        default=None,
+        metavar="FILE.csv",
+        help="benchmark CSV (default: both shipped files, calibration_set.csv and generalization_set.csv)",
+    )
+    v.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        metavar="FILE.yaml",
+        help="calibration YAML to validate (default: the shipped one), e.g. written by perf calibrate --out",
+    )
     v.add_argument("--json", action="store_true", help="print the JSON report")
     v.set_defaults(func=run_validate)
 
     c = cmds.add_parser(
         "calibrate",
-        help="re-fit the per-family efficiencies",
-        description="Fit the efficiency parameters and write calibration.yaml.",
+        help="re-fit the per-family efficiencies on the calibration file",
+        description=(
+            "Fit the efficiency parameters on the calibration file (never the generalization file) and "
+            "write the YAML to --out; overwriting the shipped calibration needs --replace-shipped. "
+            "Progress goes to stderr."
+        ),
     )
-    c.add_argument("--data", type=Path, default=None, help="benchmark CSV (default: packaged copy)")
-    c.add_argument("--out", type=Path, default=None, help="output YAML (default: packaged calibration.yaml)")
+    c.add_argument(
+        "--data", type=Path, default=None, help="benchmark CSV (default: packaged calibration_set.csv)"
+    )
+    c.add_argument("--out", type=Path, default=None, help="write the fitted YAML to this file")
+    c.add_argument(
+        "--replace-shipped",
+        action="store_true",
+        help="overwrite the shipped optimizer/perf/data/calibration.yaml",
+    )
     c.add_argument("--dry-run", action="store_true", help="fit and print only")
+    c.add_argument("--date", default=None, help="fit date to record (default: today)")
     c.set_defaults(func=run_calibrate)
 
 
@@ -237,11 +259,30 @@ def _print_prediction(ident: dict[str, Any], pred: Prediction) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Entry point of `optimizer perf validate`."""
-    report = validate_file(args.benchmarks)
-    if args.json:
-        print(json.dumps(_json_safe(report.to_json()), indent=2, allow_nan=False))
+    from optimizer.perf.params import load_params
+    from optimizer.perf.split import CALIBRATION_SET, GENERALIZATION_SET, data_dir
+
+    params = load_params(args.params) if args.params is not None else None
+    if args.benchmarks is not None:
+        report = validate_file(args.benchmarks, params=params)
+        if args.json:
+            print(json.dumps(_json_safe(report.to_json()), indent=2, allow_nan=False))
+            return int(ExitCode.OK)
+        print_report(report, _console())
         return int(ExitCode.OK)
-    print_report(report, _console())
+    reports = {
+        "calibration": validate_file(data_dir() / CALIBRATION_SET, params=params),
+        "generalization": validate_file(data_dir() / GENERALIZATION_SET, params=params),
+    }
+    if args.json:
+        doc = {name: rep.to_json() for name, rep in reports.items()}
+        print(json.dumps(_json_safe(doc), indent=2, allow_nan=False))
+        return int(ExitCode.OK)
+    console = _console()
+    for name, rep in reports.items():
+        file = CALIBRATION_SET if name == "calibration" else GENERALIZATION_SET
+        console.rule(f"{name} file ({file})")
+        print_report(rep, console)
     return int(ExitCode.OK)
 
 
@@ -298,20 +339,29 @@ def print_report(report: ValidationReport, console: Console) -> None:
         summ.add_row(
             m, str(s.count), f"{s.median_ape_pct:.1f}", f"{s.mean_ape_pct:.1f}", f"{s.worst_ape_pct:.1f}"
         )
-    pooled = [
-        abs(e)
-        for r in report.results
-        if r.row.metric in THROUGHPUT_METRICS and (e := signed_error_pct(r)) is not None
-    ]
-    if pooled:
+    for cls, s in report.by_class.items():
         summ.add_row(
-            "(all throughput metrics)",
-            str(len(pooled)),
-            f"{statistics.median(pooled):.1f}",
-            f"{statistics.fmean(pooled):.1f}",
-            f"{max(pooled):.1f}",
+            f"(all {cls} metrics)",
+            str(s.count),
+            f"{s.median_ape_pct:.1f}",
+            f"{s.mean_ape_pct:.1f}",
+            f"{s.worst_ape_pct:.1f}",
         )
     console.print(summ)
+    for title, groups in (("hardware family", report.by_family), ("engine", report.by_engine)):
+        grp = Table(title=f"median APE % by {title}", show_header=True)
+        for col in (title, "throughput rows", "throughput median %", "latency rows", "latency median %"):
+            grp.add_column(col, justify="left" if col == title else "right")
+        for name, by_cls in groups.items():
+            t, lat = by_cls.get("throughput"), by_cls.get("latency")
+            grp.add_row(
+                name,
+                str(t.count) if t else "0",
+                f"{t.median_ape_pct:.1f}" if t else "",
+                str(lat.count) if lat else "0",
+                f"{lat.median_ape_pct:.1f}" if lat else "",
+            )
+        console.print(grp)
     skipped = len(report.results) - report.scored
     console.print(
         f"scored {report.scored} of {len(report.results)} rows ({report.scored_fraction:.0%}); "
@@ -331,6 +381,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
         argv += ["--data", str(args.data)]
     if args.out is not None:
         argv += ["--out", str(args.out)]
+    if args.replace_shipped:
+        argv.append("--replace-shipped")
     if args.dry_run:
         argv.append("--dry-run")
+    if args.date is not None:
+        argv += ["--date", args.date]
     return calibrate_main(argv)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.errors import InputError, InputIssue, OptimizerError
+from optimizer.perf.engines import EngineSpec, engine_from_framework, get_engine, with_engine
 from optimizer.perf.params import CalibrationParams
 from optimizer.perf.serving import OperatingPoint, Server
 from optimizer.perf.step import Replica
@@ -130,6 +131,15 @@ class BenchmarkRow:
     metric: str
     value: float
     source_url: str = ""
+    source_title: str = ""
+    dp: int = 1
+    """Attention data-parallel groups stated in the parallelism column (DEP), 1 otherwise."""
+    ep: int = 1
+    """Expert-parallel degree stated in the parallelism column, 1 otherwise."""
+    pp: int = 1
+    """Pipeline stages stated in the parallelism column, 1 otherwise."""
+    parallelism_error: str | None = None
+    """Why the parallelism column could not be read (the row is then skipped with this reason)."""
 
 
 def _num(
@@ -165,6 +175,64 @@ def _num(
         )
         return None
     return v
+
+
+@dataclass(frozen=True, slots=True)
+class Parallelism:
+    """Parallel layout of one measured replica."""
+
+    tp: int | None
+    """Tensor parallelism of attention (None: not stated, the validator chooses)."""
+    dp: int = 1
+    ep: int = 1
+    pp: int = 1
+
+
+_PAR_TOKEN = re.compile(r"(dep|attn[-_ ]?dp|adp|dp|tp|ep|pp)\s*[=:]?\s*(\d+)", re.IGNORECASE)
+
+
+def parse_parallelism(text: str) -> Parallelism | str:
+    """Read the `tensor_parallel` column: an integer TP degree, or a layout such as `TP8`, `EP8`,
+    `TP8 EP8`, `DEP8` (attention data parallel 8 + expert parallel 8), `DP8xEP8`, `TP4 PP2`.
+
+    Rules: `DEPn` = dp n, ep n, tp 1; `EPn` alone = experts over n devices with attention TP n
+    (vLLM `--enable-expert-parallel`); unstated tp with dp = 1 stays unstated. Returns the reason
+    when the text is not a layout.
+
+    >>> parse_parallelism("8"), parse_parallelism("")
+    (Parallelism(tp=8, dp=1, ep=1, pp=1), Parallelism(tp=None, dp=1, ep=1, pp=1))
+    >>> parse_parallelism("DEP8"), parse_parallelism("TP8/EP8")
+    (Parallelism(tp=1, dp=8, ep=8, pp=1), Parallelism(tp=8, dp=1, ep=8, pp=1))
+    >>> parse_parallelism("EP4")
+    Parallelism(tp=4, dp=1, ep=4, pp=1)
+    """
+    t = text.strip().replace(",", "")
+    if t == "":
+        return Parallelism(None)
+    if re.fullmatch(r"\d+(\.0+)?", t):
+        v = int(float(t))
+        return Parallelism(v) if v >= 1 else f"tensor_parallel must be >= 1, got {text!r}"
+    found = _PAR_TOKEN.findall(t)
+    rest = re.sub(r"[\sx×+/&;()_-]|\band\b", "", _PAR_TOKEN.sub(" ", t), flags=re.IGNORECASE)
+    if not found or rest:
+        return f"cannot read parallelism {text!r} (expected an integer or e.g. TP8, EP8, DEP8, TP4 PP2)"
+    vals: dict[str, int] = {}
+    for key, num in found:
+        k = key.lower().replace("-", "").replace("_", "").replace(" ", "")
+        k = {"attndp": "dp", "adp": "dp"}.get(k, k)
+        n = int(num)
+        if n < 1:
+            return f"parallel degree must be >= 1 in {text!r}"
+        if k == "dep":
+            vals["dp"], vals["ep"] = n, n
+            vals.setdefault("tp", 1)
+        else:
+            vals[k] = n
+    tp = vals.get("tp")
+    dp, ep, pp = vals.get("dp", 1), vals.get("ep", 1), vals.get("pp", 1)
+    if tp is None and (dp > 1 or ep > 1):
+        tp = max(ep // dp, 1)
+    return Parallelism(tp, dp, ep, pp)
 
 
 def parse_benchmarks(text: str, file: str = "<benchmarks>") -> list[BenchmarkRow]:
@@ -204,9 +272,7 @@ def parse_benchmarks(text: str, file: str = "<benchmarks>") -> list[BenchmarkRow
         cell = dict(zip(HEADER, rec, strict=True))
         n_before = len(issues)
         num_gpus = _num(cell["num_gpus"], "num_gpus", line, issues, file, required=True, integer=True)
-        tp = _num(
-            cell["tensor_parallel"], "tensor_parallel", line, issues, file, required=False, integer=True
-        )
+        layout = parse_parallelism(cell["tensor_parallel"])
         for col in ("total_params_b", "active_params_b"):
             _num(cell[col], col, line, issues, file, required=False)
         i_len = _num(cell["input_len"], "input_len", line, issues, file, required=False)
@@ -215,12 +281,6 @@ def parse_benchmarks(text: str, file: str = "<benchmarks>") -> list[BenchmarkRow
         value = _num(cell["value"], "value", line, issues, file, required=True)
         if num_gpus is not None and num_gpus < 1:
             issues.append(InputIssue(path="num_gpus", message="num_gpus must be >= 1", line=line, file=file))
-        if tp is not None and tp < 1:
-            issues.append(
-                InputIssue(
-                    path="tensor_parallel", message="tensor_parallel must be >= 1", line=line, file=file
-                )
-            )
         for col, v in (("input_len", i_len), ("output_len", o_len), ("concurrency_or_batch", conc)):
             if v is not None and v < 0:
                 issues.append(InputIssue(path=col, message=f"{col} must be >= 0", line=line, file=file))
@@ -233,7 +293,7 @@ def parse_benchmarks(text: str, file: str = "<benchmarks>") -> list[BenchmarkRow
                     model=cell["model"].strip(),
                     gpu=cell["gpu"].strip(),
                     num_gpus=int(num_gpus),
-                    tensor_parallel=None if tp is None else int(tp),
+                    tensor_parallel=layout.tp if isinstance(layout, Parallelism) else None,
                     precision=cell["precision"].strip(),
                     framework=cell["framework"].strip(),
                     scenario=cell["scenario"].strip(),
@@ -243,6 +303,11 @@ def parse_benchmarks(text: str, file: str = "<benchmarks>") -> list[BenchmarkRow
                     metric=cell["metric"].strip(),
                     value=value,
                     source_url=cell["source_url"].strip(),
+                    source_title=cell["source_title"].strip(),
+                    dp=layout.dp if isinstance(layout, Parallelism) else 1,
+                    ep=layout.ep if isinstance(layout, Parallelism) else 1,
+                    pp=layout.pp if isinstance(layout, Parallelism) else 1,
+                    parallelism_error=layout if isinstance(layout, str) else None,
                 )
             )
         index += 1
@@ -268,6 +333,70 @@ def read_benchmarks(path: str | Path) -> list[BenchmarkRow]:
 
 
 # -- mapping rows onto the catalog --------------------------------------------------------------
+
+
+_MEMORY = re.compile(r"[-_ (]*(\d+(?:\.\d+)?)\s*gi?b\)?", re.IGNORECASE)
+_VENDOR = re.compile(r"\b(nvidia|amd|instinct|intel|habana|tesla|geforce)\b[-_ ]*", re.IGNORECASE)
+_FORM = re.compile(r"[-_ ]*\b(sxm[45]?|oam|hbm3e?|nvl\d*)\b", re.IGNORECASE)
+_MODEL_SUFFIX = re.compile(
+    r"[-_ ]+(instruct|chat|hf|base|fp8|fp4|nvfp4|awq|gptq|bf16|fp16|int4|int8|w4a16|w8a8|dynamic|it)$",
+    re.IGNORECASE,
+)
+MODEL_ARCH_ALIASES: dict[str, str] = {
+    # DeepSeek-R1 is a post-trained DeepSeek-V3: the same architecture and config values.
+    "deepseekr1": "DeepSeek-V3",
+    "deepseekv30324": "DeepSeek-V3",
+}
+"""Models whose architecture is another catalog entry's (same config.json numbers)."""
+
+
+def gpu_name_candidates(name: str) -> list[str]:
+    """Spellings to try for an accelerator name, most specific first: as written, without the
+    memory size (`Gaudi2-96GB` -> `Gaudi2`), without vendor words, without the form factor.
+
+    >>> gpu_name_candidates("Gaudi2-96GB")
+    ['Gaudi2-96GB', 'Gaudi2']
+    >>> gpu_name_candidates("AMD Instinct MI300X OAM 192GB")[-1]
+    'MI300X'
+    """
+    out = [name]
+    no_mem = _MEMORY.sub("", name).strip(" -_")
+    no_vendor = _VENDOR.sub("", no_mem).strip(" -_")
+    no_form = _FORM.sub("", no_vendor).strip(" -_")
+    for cand in (no_mem, no_vendor, no_form):
+        if cand and cand not in out:
+            out.append(cand)
+    return out
+
+
+def stated_memory_gb(name: str) -> float | None:
+    """Memory size written in an accelerator name (`H100-80GB` -> 80), if any."""
+    m = _MEMORY.search(name)
+    return float(m.group(1)) if m else None
+
+
+def model_name_candidates(name: str) -> list[str]:
+    """Spellings to try for a model: as written, then without deployment suffixes (`-Instruct`,
+    `-FP8`, `-hf`...), then a documented same-architecture alias (DeepSeek-R1 -> DeepSeek-V3).
+
+    >>> model_name_candidates("Llama-3.1-70B-Instruct-FP8")
+    ['Llama-3.1-70B-Instruct-FP8', 'Llama-3.1-70B-Instruct', 'Llama-3.1-70B']
+    >>> model_name_candidates("deepseek-ai/DeepSeek-R1")[-1]
+    'DeepSeek-V3'
+    """
+    out = [name]
+    base = name.split("/", 1)[1] if "/" in name else name
+    cur = base
+    while True:
+        nxt = _MODEL_SUFFIX.sub("", cur)
+        if nxt == cur or not nxt:
+            break
+        cur = nxt
+        out.append(cur)
+    key = re.sub(r"[^a-z0-9]+", "", cur.lower())
+    if key in MODEL_ARCH_ALIASES:
+        out.append(MODEL_ARCH_ALIASES[key])
+    return out
 
 
 class Resolver:
@@ -296,18 +425,41 @@ class Resolver:
         return None, err or "empty name"
 
     def resolve(self, row: BenchmarkRow) -> tuple[ModelSpec, GpuSpec, PrecisionSpec] | str:
-        model, err = self._try(self._model, [row.model])
+        """Catalog entries of a row, or why not.
+
+        Unstated precision (empty cell) = the engine's default (`engines.EngineSpec.default_precision`:
+        the model's native BF16 for vLLM, SGLang, TensorRT-LLM; GGUF F16 for llama.cpp). A GPU name
+        that carries a memory size resolves only to an entry within 12% of it (`H100-94GB` is not an
+        H100 SXM 80GB)."""
+        model, err = self._try(self._model, model_name_candidates(row.model))
         if model is None:
             return f"unknown model {row.model!r} ({err})"
-        gpu, err = self._try(self._gpu, [row.gpu])
+        gpu, err = self._try(self._gpu, gpu_name_candidates(row.gpu))
         if gpu is None:
             return f"unknown GPU {row.gpu!r} ({err})"
-        stripped = re.sub(r"\s*\(.*\)\s*$", "", row.precision)
-        prec, err = self._try(self._precision, [row.precision, stripped])
+        assert isinstance(gpu, GpuSpec)
+        mem = stated_memory_gb(row.gpu)
+        if mem is not None and abs(mem / gpu.memory_gb - 1.0) > 0.12:
+            return (
+                f"GPU {row.gpu!r} states {mem:g} GB but the closest catalog entry {gpu.id} has "
+                f"{gpu.memory_gb:g} GB (add that variant to the catalog)"
+            )
+        text = row.precision.strip()
+        if text == "":
+            text = engine_for_row(row).default_precision
+        stripped = re.sub(r"\s*\(.*\)\s*$", "", text)
+        inner = re.findall(r"\(([^)]*)\)", text)
+        prec, err = self._try(self._precision, [text, stripped, *inner])
         if prec is None:
             return f"unknown precision {row.precision!r} ({err})"
-        assert isinstance(model, ModelSpec) and isinstance(gpu, GpuSpec) and isinstance(prec, PrecisionSpec)
+        assert isinstance(model, ModelSpec) and isinstance(prec, PrecisionSpec)
         return model, gpu, prec
+
+
+def engine_for_row(row: BenchmarkRow) -> EngineSpec:
+    """The engine a row was measured with (from `framework`, then the source title); the reference
+    engine (TensorRT-LLM) when neither names one."""
+    return engine_from_framework(row.framework) or engine_from_framework(row.source_title) or get_engine(None)
 
 
 def default_resolver() -> Resolver:
@@ -332,6 +484,10 @@ class RowPrediction:
     gpu_family: str | None = None
     note: str | None = None
     """Caveat on a scored prediction (e.g. a measured batch beyond the modelled KV capacity)."""
+    engine: str | None = None
+    """Serving engine the row was predicted with (`engines.ENGINES` id)."""
+    dp: int = 1
+    ep: int = 1
 
 
 def parse_scenario(s: str) -> tuple[str, float | None] | None:
@@ -365,7 +521,27 @@ def _lengths(row: BenchmarkRow, kind: str, model: ModelSpec) -> tuple[float, flo
     return (ds.input_tokens if i is None else i), (ds.output_tokens if o is None else o)
 
 
-def _fitting_tps(
+Layout = tuple[int, int, int]
+"""(tp, dp, ep) of one replica."""
+
+
+def _fits(
+    model: ModelSpec,
+    gpu: GpuSpec,
+    prec: PrecisionSpec,
+    layout: Layout,
+    i: float,
+    o: float,
+    params: CalibrationParams,
+) -> bool:
+    from optimizer.perf.capacity import why_not_fit
+
+    tp, dp, ep = layout
+    srv = Server(Replica(model, gpu, prec, tp, params, dp=dp, ep=ep), request_work(model, i, max(o, 1.0)))
+    return why_not_fit(srv) is None
+
+
+def _fitting_layouts(
     model: ModelSpec,
     gpu: GpuSpec,
     prec: PrecisionSpec,
@@ -373,17 +549,23 @@ def _fitting_tps(
     i: float,
     o: float,
     params: CalibrationParams,
-) -> list[int]:
-    """Powers of two up to num_gpus (and the scale-up domain) at which the model fits."""
-    from optimizer.perf.capacity import why_not_fit
-
-    out: list[int] = []
+) -> list[Layout]:
+    """Layouts tried when a row leaves parallelism unstated (the engines' default is tensor
+    parallelism): powers of two up to num_gpus and the scale-up domain at which the model fits. A
+    mixture-of-experts model that fits no such TP falls back to expert parallelism over all
+    num_gpus devices with attention TP t and data parallel num_gpus / t (as deployed across nodes)."""
+    out: list[Layout] = []
     tp = 1
     while tp <= min(num_gpus, gpu.max_tensor_parallel):
-        srv = Server(Replica(model, gpu, prec, tp, params), request_work(model, i, max(o, 1.0)))
-        if why_not_fit(srv) is None:
-            out.append(tp)
+        if _fits(model, gpu, prec, (tp, 1, 1), i, o, params):
+            out.append((tp, 1, 1))
         tp *= 2
+    if not out and model.is_moe:
+        tp = 1
+        while tp <= min(num_gpus, gpu.max_tensor_parallel):
+            if num_gpus % tp == 0 and _fits(model, gpu, prec, (tp, num_gpus // tp, num_gpus), i, o, params):
+                out.append((tp, num_gpus // tp, num_gpus))
+            tp *= 2
     return out
 
 
@@ -417,6 +599,10 @@ def predict_row(row: BenchmarkRow, resolver: Resolver, params: CalibrationParams
     """
     if row.metric not in METRICS:
         return RowPrediction(row, None, f"unknown metric {row.metric!r}")
+    if row.parallelism_error is not None:
+        return RowPrediction(row, None, row.parallelism_error)
+    if row.pp > 1:
+        return RowPrediction(row, None, f"pipeline parallelism (PP{row.pp}) is not modelled yet")
     sc = parse_scenario(row.scenario)
     if sc is None:
         return RowPrediction(row, None, f"unknown scenario {row.scenario!r}")
@@ -425,20 +611,28 @@ def predict_row(row: BenchmarkRow, resolver: Resolver, params: CalibrationParams
     if isinstance(res, str):
         return RowPrediction(row, None, res)
     model, gpu, prec = res
+    engine = engine_for_row(row)
+    params = with_engine(params, engine)
     lens = _lengths(row, kind, model)
     if isinstance(lens, str):
-        return RowPrediction(row, None, lens, gpu_family=gpu.family)
+        return RowPrediction(row, None, lens, gpu_family=gpu.family, engine=engine.id)
     i, o = lens
     if kind == "prefill_only":
         o = 0.0
     if row.tensor_parallel is not None:
-        return _predict_at_tp(row, model, gpu, prec, kind, qps, i, o, row.tensor_parallel, params)
-    options = _fitting_tps(model, gpu, prec, row.num_gpus, i, o, params)
+        layout = (row.tensor_parallel, row.dp, row.ep)
+        return _predict_at_tp(row, model, gpu, prec, kind, qps, i, o, layout, params)
+    options = _fitting_layouts(model, gpu, prec, row.num_gpus, i, o, params)
     if not options:
         return RowPrediction(
-            row, None, f"{model.name} does not fit on {row.num_gpus} x {gpu.name}", gpu_family=gpu.family
+            row,
+            None,
+            f"{model.name} does not fit on {row.num_gpus} x {gpu.name} with tensor or expert parallelism "
+            "(pipeline parallelism is not modelled)",
+            gpu_family=gpu.family,
+            engine=engine.id,
         )
-    preds = [_predict_at_tp(row, model, gpu, prec, kind, qps, i, o, tp, params) for tp in options]
+    preds = [_predict_at_tp(row, model, gpu, prec, kind, qps, i, o, lay, params) for lay in options]
     scored = [p for p in preds if p.predicted is not None]
     if not scored:
         return preds[0]
@@ -456,11 +650,12 @@ def _predict_at_tp(
     qps: float | None,
     i: float,
     o: float,
-    tp: int,
+    layout: Layout,
     params: CalibrationParams,
 ) -> RowPrediction:
-    copies = max(1, row.num_gpus // tp)
-    server = Server(Replica(model, gpu, prec, tp, params), request_work(model, i, max(o, 1.0)))
+    tp, dp, ep = layout
+    copies = max(1, row.num_gpus // (tp * dp))
+    server = Server(Replica(model, gpu, prec, tp, params, dp=dp, ep=ep), request_work(model, i, max(o, 1.0)))
     from optimizer.perf.capacity import why_not_fit
 
     why = why_not_fit(server)
@@ -479,6 +674,9 @@ def _predict_at_tp(
             output_tokens=o,
             gpu_family=gpu.family,
             note=note,
+            engine=params.engine,
+            dp=dp,
+            ep=ep,
         )
 
     if why is not None:

@@ -1,6 +1,12 @@
-"""Fit the per-family efficiencies to published measurements; write data/calibration.yaml.
+"""Fit the per-family efficiencies to the calibration file; write a calibration YAML.
 
-    python -m optimizer.perf.calibrate [--data FILE.csv] [--out FILE.yaml] [--dry-run]
+    python -m optimizer.perf.calibrate [--data FILE.csv] (--out FILE.yaml | --replace-shipped | --dry-run)
+
+Data: `optimizer/perf/data/calibration_set.csv` by default, the calibration half of the published
+measurements (`python -m optimizer.perf.split` documents the split); the generalization half is
+never read here. Output: the YAML is written to `--out`; replacing the shipped
+`optimizer/perf/data/calibration.yaml` needs `--replace-shipped`. Progress goes to stderr, the
+fitted summary (YAML) to stdout.
 
 Model: every scored row of the benchmark file is predicted with the full performance model
 (`optimizer.perf.benchmarks.predict_row`); the residual is r = ln(predicted / measured).
@@ -179,8 +185,11 @@ def fit(
     base: CalibrationParams | None = None,
     max_sweeps: int = 8,
     max_evals: int = 400,
+    progress: Callable[[str], None] | None = None,
 ) -> FitResult:
-    """Fit family and global parameters to `rows` (see module docstring)."""
+    """Fit family and global parameters to `rows` (see module docstring); `progress` receives one
+    line per fitted block."""
+    say = progress or (lambda _msg: None)
     res = resolver if resolver is not None else default_resolver()
     params = base if base is not None else CalibrationParams(families=dict(FALLBACK_FAMILY_PARAMS))
     first = [predict_row(r, res, params) for r in rows]
@@ -195,7 +204,7 @@ def fit(
 
     prev = math.inf
     sweeps = 0
-    for sweeps in range(1, max_sweeps + 1):  # noqa: B007 - reported
+    for sweeps in range(1, max_sweeps + 1):
         for fam_name in sorted(by_family):
             subset = by_family[fam_name]
             cur = params.family(fam_name)
@@ -227,6 +236,10 @@ def fit(
             params = params.with_family(
                 fam_name, replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], source="fitted")
             )
+            say(
+                f"sweep {sweeps}: family {fam_name} ({len(subset)} rows) bw_eff {v[0]:.3f} "
+                f"compute_eff {v[1]:.3f} step_overhead_ms {v[2]:.2f}"
+            )
 
         g_default = CalibrationParams()
         g_dvals = [g_default.attn_eff, g_default.roofline_sharpness, g_default.link_eff, g_default.moe_eff]
@@ -251,6 +264,10 @@ def fit(
         x, loss = nelder_mead(f_glob, x0, max_evals=max_evals)
         v = [_from_x(float(xi), b) for xi, b in zip(x, GLOBAL_BOUNDS, strict=True)]
         params = replace(params, attn_eff=v[0], roofline_sharpness=v[1], link_eff=v[2], moe_eff=v[3])
+        say(
+            f"sweep {sweeps}: globals attn_eff {v[0]:.3f} sharpness {v[1]:.2f} link_eff {v[2]:.3f} "
+            f"moe_eff {v[3]:.3f}; loss {loss:.5f}"
+        )
         converged = math.isfinite(prev) and prev - loss < SWEEP_TOL * max(abs(prev), 1e-9)
         prev = loss
         if converged:
@@ -329,19 +346,37 @@ def calibration_document(
 
 
 def default_data_path() -> Path:
-    return Path(str(resources.files("optimizer.perf").joinpath("data", "published_benchmarks.csv")))
+    """The calibration half of the published measurements (see `optimizer.perf.split`)."""
+    return Path(str(resources.files("optimizer.perf").joinpath("data", "calibration_set.csv")))
 
 
 def default_output_path() -> Path:
+    """The shipped calibration the model loads (`--replace-shipped` writes it)."""
     return Path(str(resources.files("optimizer.perf").joinpath("data", CALIBRATION_FILE)))
 
 
-def run(data: Path, out: Path | None, *, fit_date: str | None = None, max_sweeps: int = 8) -> dict[str, Any]:
-    """Fit on `data`; write the YAML to `out` (None: do not write); return the document."""
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(
+    data: Path,
+    out: Path | None,
+    *,
+    fit_date: str | None = None,
+    max_sweeps: int = 8,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fit on `data`; write the YAML to `out` (None: do not write); return the document.
+
+    The file is written to a temporary sibling and renamed, so a failed fit never truncates an
+    existing calibration."""
     from optimizer.perf.benchmarks import read_benchmarks
 
     rows = read_benchmarks(data)
-    result = fit(rows, max_sweeps=max_sweeps)
+    say = progress or (lambda _msg: None)
+    say(f"fitting {len(rows)} rows of {data}")
+    result = fit(rows, max_sweeps=max_sweeps, progress=say)
     doc = calibration_document(
         result, data, data.read_bytes(), fit_date=fit_date or dt.date.today().isoformat()
     )
@@ -350,29 +385,66 @@ def run(data: Path, out: Path | None, *, fit_date: str | None = None, max_sweeps
             "# Fitted performance-model parameters. Generated by `python -m optimizer.perf.calibrate`;\n"
             "# do not edit by hand (re-run the command). See docs/performance-model.md.\n"
         )
-        out.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        tmp.replace(out)
+        say(f"wrote {out}")
     return doc
+
+
+def check_output(out: Path | None, replace_shipped: bool, dry_run: bool) -> Path | None:
+    """Where to write, or InputError: exactly one of --out, --replace-shipped, --dry-run; --out must
+    name a file in an existing directory and not the shipped calibration (that needs the flag)."""
+    from optimizer.errors import InputError
+
+    chosen = sum([out is not None, replace_shipped, dry_run])
+    if chosen != 1:
+        raise InputError(
+            "give exactly one of --out FILE.yaml (write there), --replace-shipped (overwrite the shipped "
+            "optimizer/perf/data/calibration.yaml) or --dry-run (fit and print only)"
+        )
+    if dry_run:
+        return None
+    if replace_shipped:
+        return default_output_path()
+    assert out is not None
+    if out.is_dir():
+        raise InputError(f"--out {out} is a directory; give a file name such as {out / 'calibration.yaml'}")
+    if not out.parent.exists():
+        raise InputError(f"--out {out}: directory {out.parent} does not exist")
+    if out.resolve() == default_output_path().resolve():
+        raise InputError(f"--out {out} is the shipped calibration; use --replace-shipped to overwrite it")
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m optimizer.perf.calibrate", description=__doc__.split("\n")[0]
     )
-    ap.add_argument("--data", type=Path, default=None, help="benchmark CSV (default: the packaged copy)")
     ap.add_argument(
-        "--out", type=Path, default=None, help="output YAML (default: the packaged calibration.yaml)"
+        "--data", type=Path, default=None, help="benchmark CSV (default: the packaged calibration_set.csv)"
+    )
+    ap.add_argument("--out", type=Path, default=None, help="write the fitted YAML here")
+    ap.add_argument(
+        "--replace-shipped",
+        action="store_true",
+        help="overwrite the shipped optimizer/perf/data/calibration.yaml",
     )
     ap.add_argument("--dry-run", action="store_true", help="fit and print, do not write")
     ap.add_argument("--date", default=None, help="fit date to record (default: today)")
     args = ap.parse_args(argv)
+    out = check_output(args.out, args.replace_shipped, args.dry_run)
     data = args.data or default_data_path()
-    out = None if args.dry_run else (args.out or default_output_path())
-    doc = run(data, out, fit_date=args.date)
+    doc = run(data, out, fit_date=args.date, progress=_stderr)
     print(yaml.safe_dump({k: doc[k] for k in ("global", "families", "residuals")}, sort_keys=False))
-    if out is not None:
-        print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from optimizer.errors import OptimizerError
+
+    try:
+        sys.exit(main())
+    except OptimizerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

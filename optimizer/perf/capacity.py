@@ -63,6 +63,9 @@ class Capacity:
     prefill_share: float = 0.0
     """Share of GPU time spent on prompt processing at the operating point."""
     tensor_parallel: int = 1
+    data_parallel: int = 1
+    """Attention data-parallel groups in the replica (DEP); devices = tensor_parallel x data_parallel."""
+    expert_parallel: int = 1
 
 
 def _replica(
@@ -73,8 +76,10 @@ def _replica(
     shape: Shape,
     draft: Draft | None,
     params: CalibrationParams,
+    dp: int = 1,
+    ep: int = 1,
 ) -> Server:
-    rep = Replica(model, gpu, precision, tp, params)
+    rep = Replica(model, gpu, precision, tp, params, dp=dp, ep=ep)
     work = request_work(model, shape.input_tokens, shape.output_tokens, shape.audio_seconds)
     spec = None
     if draft is not None:
@@ -94,6 +99,15 @@ def why_not_fit(server: Server) -> str | None:
         return f"tensor parallel {tp} exceeds {gpu.name}'s scale-up domain ({gpu.max_tensor_parallel})"
     if model.num_attention_heads % tp != 0:
         return f"{model.num_attention_heads} attention heads are not divisible by tensor parallel {tp}"
+    if rep.dp < 1 or rep.ep < 1:
+        return f"attention data parallel {rep.dp} and expert parallel {rep.ep} must be >= 1"
+    if (rep.dp > 1 or rep.ep > 1) and not model.is_moe:
+        return f"{model.name} is dense: expert / attention-data parallelism needs a mixture-of-experts model"
+    if rep.ep > 1 and (rep.devices % rep.ep != 0 or rep.ep > model.num_experts):
+        return (
+            f"expert parallel {rep.ep} must divide the replica's {rep.devices} devices and not exceed "
+            f"{model.num_experts} experts"
+        )
     if model.encoder_layers == 0 and server.work.kv_tokens_peak > model.max_context_tokens:
         return (
             f"request of {server.work.kv_tokens_peak:.0f} tokens exceeds {model.name}'s context "
@@ -142,6 +156,8 @@ def _capacity(
             kv_budget_gb_per_gpu=max(mem.kv_budget_bytes_per_gpu, 0.0) / 1e9,
             max_model_len=max_len,
             tensor_parallel=server.rep.tp,
+            data_parallel=server.rep.dp,
+            expert_parallel=server.rep.ep,
         )
     batch = math.ceil(point.batch - 1e-9) if point.batch > 0 else 0
     blk = server.rep.params.kv_block_tokens
@@ -163,6 +179,8 @@ def _capacity(
         e2e_ms=point.e2e_s * 1e3,
         prefill_share=point.prefill_share,
         tensor_parallel=server.rep.tp,
+        data_parallel=server.rep.dp,
+        expert_parallel=server.rep.ep,
     )
 
 
@@ -177,6 +195,8 @@ def replica_capacity(
     *,
     draft: Draft | None = None,
     params: CalibrationParams | None = None,
+    dp: int = 1,
+    ep: int = 1,
 ) -> Capacity:
     """Highest sustained request rate of one replica at which mean TTFT <= ttft_ms and TPOT <= tpot_ms.
 
@@ -185,7 +205,7 @@ def replica_capacity(
     does not fit returns fits=False, its reason, and zero capacity.
     """
     p = params if params is not None else default_params()
-    server = _replica(model, gpu, precision, tp, shape, draft, p)
+    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep)
     reason = why_not_fit(server)
     if reason is not None:
         return _capacity(server, None, reason, fits=False)
@@ -234,6 +254,8 @@ def predict(
     tpot_ms: float | None = None,
     draft: Draft | None = None,
     params: CalibrationParams | None = None,
+    dp: int = 1,
+    ep: int = 1,
 ) -> Prediction:
     """Predict one operating point of one replica.
 
@@ -242,7 +264,7 @@ def predict(
     `qps` (Poisson arrivals), latency targets (capacity), or none (max throughput).
     """
     p = params if params is not None else default_params()
-    server = _replica(model, gpu, precision, tp, shape, draft, p)
+    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep)
     reason = why_not_fit(server)
     mode: Mode
     if concurrency is not None:
@@ -259,7 +281,10 @@ def predict(
         return Prediction(mode, _capacity(server, None, reason, fits=False))
     if mode == "targets":
         return Prediction(
-            mode, replica_capacity(model, gpu, precision, tp, shape, ttft_ms, tpot_ms, draft=draft, params=p)
+            mode,
+            replica_capacity(
+                model, gpu, precision, tp, shape, ttft_ms, tpot_ms, draft=draft, params=p, dp=dp, ep=ep
+            ),
         )
     overloaded = False
     if concurrency is not None:

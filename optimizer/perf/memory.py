@@ -26,6 +26,33 @@ def weight_bytes(model: ModelSpec, precision: PrecisionSpec) -> float:
     return model.total_params_b * 1e9 * precision.bytes_per_weight * (1.0 + precision.scale_overhead_frac)
 
 
+def expert_params_b(model: ModelSpec) -> float:
+    """Routed-expert parameters (MoE), billions: catalog value, or 3 x h x width x E x MoE layers."""
+    if not model.is_moe:
+        return 0.0
+    if model.expert_params_b is not None:
+        return model.expert_params_b
+    width = model.moe_intermediate_size or model.intermediate_size
+    moe_layers = model.num_layers - model.num_dense_layers
+    return 3.0 * model.hidden_size * width * model.num_experts * moe_layers / 1e9
+
+
+def weight_bytes_per_gpu(model: ModelSpec, precision: PrecisionSpec, tp: int, dp: int = 1) -> float:
+    """Weight bytes on one device of a replica of tp x dp devices.
+
+    w = shared / tp + experts / (tp x dp): attention and dense weights are split over the tp ranks
+    of an attention group and replicated over the dp groups (attention data parallelism); routed
+    experts are spread over all tp x dp devices (expert parallelism). dp = 1: all weights / tp.
+
+    >>> from optimizer.perf._examples import LLAMA_2_70B, BF16
+    >>> round(weight_bytes_per_gpu(LLAMA_2_70B, BF16, tp=2) / 1e9, 1)
+    69.0
+    """
+    total = weight_bytes(model, precision)
+    experts = expert_params_b(model) * 1e9 * bytes_per_param(precision)
+    return (total - experts) / tp + experts / (tp * max(dp, 1))
+
+
 def bytes_per_param(precision: PrecisionSpec) -> float:
     """Effective stored bytes per parameter including scales: bytes_per_weight x (1 + overhead)."""
     return precision.bytes_per_weight * (1.0 + precision.scale_overhead_frac)
@@ -111,13 +138,16 @@ class MemoryPlan:
     kv_budget_bytes_per_gpu: float
     """What is left for the KV cache (may be negative: does not fit)."""
     kv_bytes_per_token_per_gpu: float
+    kv_groups: int = 1
+    """Attention data-parallel groups: each holds the KV of its own sequences (1 without DP)."""
 
     @property
     def kv_capacity_tokens(self) -> float:
-        """KV tokens the replica can hold (each rank holds its share of every token)."""
+        """KV tokens the replica can hold (each rank of a group holds its share of every token of
+        that group; dp groups hold disjoint sequences)."""
         if self.kv_bytes_per_token_per_gpu <= 0:
             return math.inf
-        return max(self.kv_budget_bytes_per_gpu, 0.0) / self.kv_bytes_per_token_per_gpu
+        return self.kv_groups * max(self.kv_budget_bytes_per_gpu, 0.0) / self.kv_bytes_per_token_per_gpu
 
     def max_sequences(self, tokens_per_sequence: float, block_tokens: int = 16) -> int:
         """Largest number of sequences whose (paged) KV fits: floor(capacity / paged(tokens))."""
@@ -138,27 +168,35 @@ def memory_plan(
     kv_bytes: float | None = None,
     extra_weight_bytes: float = 0.0,
     extra_kv_bytes_per_token: float = 0.0,
+    dp: int = 1,
 ) -> MemoryPlan:
     """Weights, reserve and KV budget per device.
 
-    kv_budget = kv_mem_fraction x (memory - weights/tp - (runtime_reserve + activations)),
-    the TensorRT-LLM rule (`kv_cache_free_gpu_mem_fraction`, default 0.9).
+    kv_budget = kv_mem_fraction x (memory - weights - reserve)   (kv_rule `of_free`, TensorRT-LLM's
+    `free_gpu_memory_fraction`, 0.9), or kv_mem_fraction x memory - weights - reserve (`of_total`,
+    vLLM's `gpu_memory_utilization` / SGLang's `mem_fraction_static`); weights per device from
+    `weight_bytes_per_gpu` (tp x dp devices), reserve = runtime reserve + activations.
     `extra_*` add a co-resident model (speculative draft) sharing the same ranks.
     """
     kvb = precision.kv_bytes if kv_bytes is None else kv_bytes
-    w = (weight_bytes(model, precision) + extra_weight_bytes) / tp
+    w = weight_bytes_per_gpu(model, precision, tp, dp) + extra_weight_bytes / tp
     reserve = params.runtime_reserve_gb * 1e9 + activation_reserve_bytes(
         model, tp, params.max_num_tokens, params.act_bytes
     )
     usable = gpu.memory_gb * 1e9
     per_tok = kv_bytes_per_token_per_gpu(model, kvb, tp) + extra_kv_bytes_per_token / tp
+    free = usable - w - reserve
+    if params.kv_rule == "of_total":
+        budget = params.kv_mem_fraction * usable - w - reserve if free > 0 else free
+    else:
+        budget = free * (params.kv_mem_fraction if free > 0 else 1.0)
     return MemoryPlan(
         weights_bytes_per_gpu=w,
         reserve_bytes_per_gpu=reserve,
         usable_bytes_per_gpu=usable,
-        kv_budget_bytes_per_gpu=(usable - w - reserve)
-        * (params.kv_mem_fraction if usable > w + reserve else 1.0),
+        kv_budget_bytes_per_gpu=budget,
         kv_bytes_per_token_per_gpu=per_tok,
+        kv_groups=max(dp, 1),
     )
 
 

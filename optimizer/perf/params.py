@@ -33,6 +33,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -76,6 +77,34 @@ GENERIC_FAMILY_PARAMS = FamilyParams(0.65, 0.40, 3.0, 15.0)
 """For a family name the model has never heard of."""
 
 
+@dataclass(frozen=True, slots=True)
+class EngineParams:
+    """Efficiency of one serving engine relative to the reference engine (TensorRT-LLM), as factors.
+
+    Latency path: `bw_scale` multiplies the family's `bw_eff`, `overhead_scale` its step overhead.
+    Throughput path: `compute_scale` multiplies its `compute_eff`. All 1 for the reference engine
+    and for engines without calibration rows."""
+
+    bw_scale: float = 1.0
+    compute_scale: float = 1.0
+    overhead_scale: float = 1.0
+    source: str = "default"
+    """`fitted` or `default` (factor 1)."""
+
+
+def scaled_family(fam: FamilyParams, eng: EngineParams) -> FamilyParams:
+    """Family parameters as achieved by an engine: bw x bw_scale (capped at 0.98), compute x
+    compute_scale (capped at 0.98), overhead x overhead_scale."""
+    if eng.bw_scale == 1.0 and eng.compute_scale == 1.0 and eng.overhead_scale == 1.0:
+        return fam
+    return replace(
+        fam,
+        bw_eff=min(fam.bw_eff * eng.bw_scale, 0.98),
+        compute_eff=min(fam.compute_eff * eng.compute_scale, 0.98),
+        step_overhead_ms=fam.step_overhead_ms * eng.overhead_scale,
+    )
+
+
 @dataclass(frozen=True)
 class CalibrationParams:
     """Everything the performance model needs beyond datasheets and architectures."""
@@ -99,6 +128,16 @@ class CalibrationParams:
     """Scheduler cap on concurrently running sequences."""
     kv_block_tokens: int = 16
     """Paged KV-cache block size (tokens)."""
+    kv_rule: str = "of_free"
+    """`of_free`: KV budget = kv_mem_fraction x (memory - weights - reserve) (TensorRT-LLM);
+    `of_total`: kv_mem_fraction x memory - weights - reserve (vLLM, SGLang)."""
+    engine: str = "trtllm"
+    """Serving engine these limits belong to (see `optimizer.perf.engines`)."""
+    engines: Mapping[str, EngineParams] = field(default_factory=dict)
+    """Fitted efficiency factors per engine (missing: factor 1)."""
+    scale_out_gb_s: float = 50.0
+    """Per-GPU scale-out bandwidth between nodes, GB/s per direction (one 400 Gb/s NIC per GPU, the
+    HGX / MI300X platform norm); used by expert-parallel all-to-all beyond one scale-up domain."""
     act_bytes: float = 2.0
     """Bytes per activation element (all-reduce payload, activation buffers)."""
     fit_info: Mapping[str, Any] = field(default_factory=dict)
@@ -109,6 +148,19 @@ class CalibrationParams:
         if name in self.families:
             return self.families[name]
         return FALLBACK_FAMILY_PARAMS.get(name, GENERIC_FAMILY_PARAMS)
+
+    def engine_params(self, name: str | None = None) -> EngineParams:
+        """Efficiency factors of an engine (default: this parameter set's engine); 1 when unfitted."""
+        return self.engines.get(name or self.engine, EngineParams())
+
+    def achieved(self, family: str) -> FamilyParams:
+        """The family's parameters as achieved by this parameter set's engine."""
+        return scaled_family(self.family(family), self.engine_params())
+
+    def with_engine_params(self, name: str, eng: EngineParams) -> CalibrationParams:
+        engs = dict(self.engines)
+        engs[name] = eng
+        return replace(self, engines=engs)
 
     def with_family(self, name: str, fam: FamilyParams) -> CalibrationParams:
         fams = dict(self.families)
@@ -128,6 +180,14 @@ def params_from_mapping(doc: Mapping[str, Any]) -> CalibrationParams:
             allreduce_hop_us=float(raw.get("allreduce_hop_us", base.allreduce_hop_us)),
             source=str(raw.get("source", "fitted")),
         )
+    engines: dict[str, EngineParams] = {}
+    for name, raw in (doc.get("engines") or {}).items():
+        engines[str(name)] = EngineParams(
+            bw_scale=float(raw.get("bw_scale", 1.0)),
+            compute_scale=float(raw.get("compute_scale", 1.0)),
+            overhead_scale=float(raw.get("overhead_scale", 1.0)),
+            source=str(raw.get("source", "fitted")),
+        )
     glob = doc.get("global") or {}
     defaults = CalibrationParams()
     return CalibrationParams(
@@ -141,8 +201,34 @@ def params_from_mapping(doc: Mapping[str, Any]) -> CalibrationParams:
         max_num_tokens=int(glob.get("max_num_tokens", defaults.max_num_tokens)),
         max_num_seqs=int(glob.get("max_num_seqs", defaults.max_num_seqs)),
         kv_block_tokens=int(glob.get("kv_block_tokens", defaults.kv_block_tokens)),
-        fit_info={k: v for k, v in doc.items() if k not in ("families", "global")},
+        engines=engines,
+        fit_info={k: v for k, v in doc.items() if k not in ("families", "global", "engines")},
     )
+
+
+def load_params(path: str | Path) -> CalibrationParams:
+    """Parameters from a calibration YAML file (InputError if unreadable or not a mapping)."""
+    from optimizer.errors import InputError, InputIssue
+
+    p = Path(path)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(
+            InputIssue(path="", message=f"cannot read calibration file: {exc}", file=str(p))
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("families", {}), dict):
+        raise InputError(
+            InputIssue(
+                path="", message="not a calibration file (expected a mapping with families:)", file=str(p)
+            )
+        )
+    try:
+        return params_from_mapping(doc)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InputError(
+            InputIssue(path="", message=f"malformed calibration file: {exc}", file=str(p))
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)

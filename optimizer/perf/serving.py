@@ -94,6 +94,7 @@ class Server:
             kv_bytes=self.rep.kv_bytes,
             extra_weight_bytes=extra_w,
             extra_kv_bytes_per_token=extra_kv,
+            dp=self.rep.dp,
         )
 
     @functools.cached_property
@@ -108,8 +109,18 @@ class Server:
             return 0
         blk = self.rep.params.kv_block_tokens
         n = self.memory.max_sequences(self.work.kv_tokens_mean + blk / 2.0, blk)
-        n = min(n, self.rep.params.max_num_seqs, max(1, math.ceil(self.token_budget_batch)))
+        n = min(n, self.seq_cap, max(1, math.ceil(self.token_budget_batch)))
         return n if self.memory.max_sequences(self.work.kv_tokens_peak, blk) >= 1 else 0
+
+    @functools.cached_property
+    def seq_cap(self) -> int:
+        """Scheduler cap on running sequences: max_num_seqs per attention group x dp groups."""
+        return self.rep.params.max_num_seqs * self.rep.dp
+
+    @functools.cached_property
+    def step_token_budget(self) -> float:
+        """Tokens one step may carry: max_num_tokens per attention group x dp groups."""
+        return float(self.rep.params.max_num_tokens * self.rep.dp)
 
     @functools.cached_property
     def token_budget_batch(self) -> float:
@@ -121,7 +132,7 @@ class Server:
         sequences cannot be kept running."""
         q = 1.0 if self.spec is None else self.spec.draft_tokens + 1.0
         per_seq = q + self.tau * self.work.prefill_tokens / self.work.output_tokens
-        return float(self.rep.params.max_num_tokens) / per_seq
+        return self.step_token_budget / per_seq
 
     @functools.cached_property
     def max_batch_static(self) -> int:
@@ -129,7 +140,7 @@ class Server:
         if self.memory.kv_budget_bytes_per_gpu <= 0:
             return 0
         blk = self.rep.params.kv_block_tokens
-        return min(self.memory.max_sequences(self.work.kv_tokens_peak, blk), self.rep.params.max_num_seqs)
+        return min(self.memory.max_sequences(self.work.kv_tokens_peak, blk), self.seq_cap)
 
     # -- step times -----------------------------------------------------------------------------
     @functools.cached_property
@@ -166,7 +177,7 @@ class Server:
         if prefills <= 0:
             return base
         tokens = self.work.prefill_tokens
-        budget = float(self.rep.params.max_num_tokens)
+        budget = self.step_token_budget
         per_step = max(prefills, 1.0)
         if tokens > 0:
             per_step = min(per_step, budget / tokens)

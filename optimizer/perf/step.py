@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from optimizer.catalog.specs import DeviceKind, GpuSpec, ModelSpec, PrecisionSpec
-from optimizer.perf.memory import bytes_per_param, kv_bytes_per_token_per_gpu
+from optimizer.perf.memory import bytes_per_param, expert_params_b, kv_bytes_per_token_per_gpu
 from optimizer.perf.params import CalibrationParams, FamilyParams
 
 
@@ -121,17 +121,6 @@ def encoder_params_b(model: ModelSpec) -> float:
     return model.encoder_layers * (4.0 * h * h + 2.0 * h * model.intermediate_size) / 1e9
 
 
-def expert_params_b(model: ModelSpec) -> float:
-    """Routed-expert parameters (MoE), billions: catalog value, or 3 x h x width x E x MoE layers."""
-    if not model.is_moe:
-        return 0.0
-    if model.expert_params_b is not None:
-        return model.expert_params_b
-    width = model.moe_intermediate_size or model.intermediate_size
-    moe_layers = model.num_layers - model.num_dense_layers
-    return 3.0 * model.hidden_size * width * model.num_experts * moe_layers / 1e9
-
-
 def attention_decode_flops_per_ctx_token(model: ModelSpec) -> float:
     """Attention FLOPs per query token per cached token, whole model.
 
@@ -172,9 +161,61 @@ class StepTime:
         return self.gemm_s + self.attn_s + self.comm_s + self.overhead_s
 
 
+def expert_imbalance(assignments: float, ep: int) -> float:
+    """Load of the busiest of `ep` expert-parallel ranks over the mean, uniform routing.
+
+    N = tokens x k expert assignments over ep ranks: mean N / ep, and the maximum of ep
+    near-normal counts is about mean + sqrt(2 ln(ep) x mean), so
+
+        imbalance = min(1 + sqrt(2 ln(ep) x ep / N), ep)      (1 when ep = 1)
+
+    Uniform routing is a lower bound: real routers are skewed (engines rebalance with EPLB).
+
+    >>> expert_imbalance(512, 1), round(expert_imbalance(512, 8), 3), round(expert_imbalance(65536, 8), 3)
+    (1.0, 1.255, 1.023)
+    """
+    if ep <= 1 or assignments <= 0:
+        return 1.0
+    return float(min(1.0 + math.sqrt(2.0 * math.log(ep) * ep / assignments), float(ep)))
+
+
+def alltoall_s(
+    bytes_per_gpu: float,
+    ep: int,
+    devices: int,
+    domain: int,
+    link_bytes_s: float,
+    scale_out_bytes_s: float,
+    hop_latency_s: float,
+) -> float:
+    """One all-to-all (MoE dispatch or combine) in which each device sends `bytes_per_gpu`.
+
+    A share (ep - 1) / ep leaves the device; within one scale-up domain of `domain` devices it
+    rides the scale-up link, beyond it the share (ep - domain) / ep crosses the scale-out network
+    (both in parallel, the slower wins):
+
+        t = max(b (min(ep, domain) - 1) / ep / link, b max(ep - domain, 0) / ep / scale_out)
+            + (1 + log2 ep) x hop latency
+
+    >>> round(alltoall_s(8e6, 8, 8, 8, 400e9, 50e9, 0.0) * 1e6, 1)  # 7/8 of 8 MB at 400 GB/s
+    17.5
+    """
+    if ep <= 1:
+        return 0.0
+    inside = min(ep, domain)
+    t_in = bytes_per_gpu * (inside - 1) / ep / link_bytes_s
+    t_out = bytes_per_gpu * max(ep - domain, 0) / ep / scale_out_bytes_s if devices > domain else 0.0
+    return max(t_in, t_out) + (1.0 + math.log2(ep)) * hop_latency_s
+
+
 @dataclass(frozen=True)
 class Replica:
-    """A model served on `tp` devices of one type at one precision, with calibrated rates."""
+    """A model served on tp x dp devices of one type at one precision, with calibrated rates.
+
+    tp: tensor parallelism of attention and dense layers (one attention group); dp: attention data
+    parallelism (DEP; dp groups each serve their own sequences, weights replicated); ep: expert
+    parallelism (MoE; routed experts spread over ep ranks, ep divides tp x dp). tp = dp = ep = 1 is
+    one device; dp = ep = 1 is plain tensor parallelism (experts TP-split)."""
 
     model: ModelSpec
     gpu: GpuSpec
@@ -183,10 +224,20 @@ class Replica:
     params: CalibrationParams
     kv_bytes: float | None = None
     """KV element bytes (None: the precision's default)."""
+    dp: int = 1
+    """Attention data-parallel groups (DEP); each of tp devices."""
+    ep: int = 1
+    """Expert-parallel degree (MoE only)."""
+
+    @functools.cached_property
+    def devices(self) -> int:
+        """Devices in the replica: tp x dp."""
+        return self.tp * self.dp
 
     @functools.cached_property
     def fam(self) -> FamilyParams:
-        return self.params.family(self.gpu.family)
+        """The family's efficiencies as achieved by the engine of `params`."""
+        return self.params.achieved(self.gpu.family)
 
     @functools.cached_property
     def bandwidth(self) -> float:
@@ -225,6 +276,14 @@ class Replica:
         return max(self.model.active_params_b - self.encoder_b, 1e-6)
 
     @functools.cached_property
+    def active_expert_b(self) -> float:
+        """Routed-expert parameters one token multiplies through (k of E experts), billions."""
+        if not self.model.is_moe:
+            return 0.0
+        active = self.expert_b * self.model.experts_per_token / max(self.model.num_experts, 1)
+        return min(active, self.decoder_active_b)
+
+    @functools.cached_property
     def gemm_params_b(self) -> float:
         """Dense-equivalent GEMM parameters per token: shared weights + active experts / moe_eff.
 
@@ -232,9 +291,7 @@ class Replica:
         `moe_eff` (global, fitted) is that ratio. Dense models: the active parameters."""
         if not self.model.is_moe:
             return self.decoder_active_b
-        active_experts = self.expert_b * self.model.experts_per_token / max(self.model.num_experts, 1)
-        active_experts = min(active_experts, self.decoder_active_b)
-        return (self.decoder_active_b - active_experts) + active_experts / self.params.moe_eff
+        return (self.decoder_active_b - self.active_expert_b) + self.active_expert_b / self.params.moe_eff
 
     @functools.cached_property
     def decoder_total_b(self) -> float:
@@ -248,31 +305,79 @@ class Replica:
     def is_cpu(self) -> bool:
         return self.gpu.kind == DeviceKind.CPU
 
+    def expert_frac(self, tokens: float) -> float:
+        """Fraction of routed experts touched by `tokens` tokens: (1 - (1 - k/E)^tokens)."""
+        return moe_experts_touched(self.model.num_experts, self.model.experts_per_token, tokens) / max(
+            self.model.num_experts, 1
+        )
+
+    def imbalance(self, tokens: float) -> float:
+        """Busiest expert-parallel rank over the mean (`expert_imbalance` of tokens x k over ep)."""
+        return expert_imbalance(tokens * max(self.model.experts_per_token, 1), self.ep)
+
     def weight_bytes_read(self, tokens: float) -> float:
-        """Weight bytes one step streams on one device for `tokens` tokens.
+        """Weight bytes one step streams on one device for `tokens` tokens (whole replica).
 
-        Dense: all decoder weights. MoE: shared weights + the touched fraction of routed experts,
-        E x (1 - (1 - k/E)^tokens) / E.
+        Dense: all decoder weights / tp. MoE: shared weights / tp + the touched fraction of routed
+        experts, (1 - (1 - k/E)^tokens), spread over all tp x dp devices; with expert parallelism
+        the busiest rank reads 1 + (imbalance - 1) x (1 - touched) times the mean (imbalance fades
+        once every expert is touched on every rank).
         """
-        total = self.decoder_total_b
+        shared = self.decoder_total_b - self.expert_b
+        out = shared * 1e9 * self.bpp / self.tp
         if self.model.is_moe:
-            frac = moe_experts_touched(self.model.num_experts, self.model.experts_per_token, tokens) / max(
-                self.model.num_experts, 1
-            )
-            total = (total - self.expert_b) + self.expert_b * frac
-        return total * 1e9 * self.bpp / self.tp
+            frac = self.expert_frac(tokens)
+            imb = 1.0 + (self.imbalance(tokens) - 1.0) * (1.0 - frac)
+            out += self.expert_b * frac * imb * 1e9 * self.bpp / self.devices
+        return out
 
-    def allreduce_s(self, tokens: float) -> float:
-        """2 all-reduces per layer of tokens x hidden x act_bytes over the scale-up link (at link_eff)."""
-        if self.tp <= 1 or tokens <= 0:
+    def gemm_flops(self, tokens: float) -> float:
+        """GEMM FLOPs on one device: 2 x shared x tokens / (tp x dp) + 2 x active experts / moe_eff
+        x tokens x imbalance / (tp x dp) (dense: 2 x active params x tokens / tp)."""
+        if not self.model.is_moe:
+            return 2.0 * self.gemm_params_b * 1e9 * tokens / self.tp
+        shared = (self.decoder_active_b - self.active_expert_b) * 1e9
+        experts = self.active_expert_b / self.params.moe_eff * 1e9 * self.imbalance(tokens)
+        return 2.0 * (shared + experts) * tokens / self.devices
+
+    def link_bytes_s(self) -> float:
+        return self.gpu.interconnect_bw_gb_s * 1e9 * self.params.link_eff
+
+    def moe_comm_s(self, tokens: float) -> float:
+        """Expert-parallel all-to-all: dispatch and combine in every MoE layer, each device sending
+        tokens / (tp x dp) x k x hidden x act_bytes (`alltoall_s`)."""
+        if self.ep <= 1 or tokens <= 0:
             return 0.0
-        payload = tokens * self.model.hidden_size * self.params.act_bytes
-        one = ring_allreduce_s(
-            payload,
-            self.tp,
-            self.gpu.interconnect_bw_gb_s * 1e9 * self.params.link_eff,
+        moe_layers = self.model.num_layers - self.model.num_dense_layers
+        per_gpu = (
+            tokens
+            / self.devices
+            * self.model.experts_per_token
+            * self.model.hidden_size
+            * self.params.act_bytes
+        )
+        one = alltoall_s(
+            per_gpu,
+            self.ep,
+            self.devices,
+            self.gpu.max_tensor_parallel,
+            self.link_bytes_s(),
+            self.params.scale_out_gb_s * 1e9 * self.params.link_eff,
             self.fam.allreduce_hop_us * 1e-6,
         )
+        return 2.0 * moe_layers * one
+
+    def allreduce_s(self, tokens: float) -> float:
+        """Tensor-parallel all-reduces of (tokens / dp) x hidden x act_bytes over the scale-up link
+        (at link_eff): 2 per layer, or with expert parallelism 1 per MoE layer (after attention; the
+        experts' output returns by all-to-all) and 2 per dense layer."""
+        if self.tp <= 1 or tokens <= 0:
+            return 0.0
+        payload = tokens / self.dp * self.model.hidden_size * self.params.act_bytes
+        one = ring_allreduce_s(payload, self.tp, self.link_bytes_s(), self.fam.allreduce_hop_us * 1e-6)
+        if self.ep > 1:
+            dense = self.model.num_dense_layers
+            return (self.model.num_layers - dense + 2.0 * dense) * one
         return 2.0 * self.model.num_layers * one
 
     def step(
@@ -289,7 +394,7 @@ class Replica:
         decode_tokens = decode_seqs * query_per_seq
         tokens = decode_tokens + prefill_tokens
         w_bytes = self.weight_bytes_read(tokens) if tokens > 0 else 0.0
-        g_flops = 2.0 * self.gemm_params_b * 1e9 * tokens / self.tp
+        g_flops = self.gemm_flops(tokens)
         if encoder_windows > 0 and self.model.encoder_layers > 0:
             frames = (self.model.encoder_frames_per_30s or 1500) * encoder_windows
             w_bytes += self.encoder_b * 1e9 * self.bpp / self.tp * min(1.0, encoder_windows)
@@ -306,14 +411,14 @@ class Replica:
         mem_s = w_bytes / self.bandwidth
         cmp_s = g_flops / self.compute
         gemm_s = roofline_s(mem_s, cmp_s, self.params.roofline_sharpness)
-        kv_read = decode_seqs * context * self.kv_per_token_per_gpu
+        kv_read = decode_seqs / self.dp * context * self.kv_per_token_per_gpu
         a_flops = (
             decode_tokens * context * attention_decode_flops_per_ctx_token(self.model) + prefill_attn_flops
-        ) / self.tp
+        ) / self.devices
         attn_s = roofline_s(
             kv_read / self.bandwidth, a_flops / self.attn_compute, self.params.roofline_sharpness
         )
-        comm_s = self.allreduce_s(tokens)
+        comm_s = self.allreduce_s(tokens) + self.moe_comm_s(tokens)
         overhead = self.fam.step_overhead_ms * 1e-3 if tokens > 0 else 0.0
         return StepTime(gemm_s, attn_s, comm_s, overhead, mem_s >= cmp_s)
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.perf.benchmarks import (
+    LATENCY_METRICS,
     METRICS,
+    THROUGHPUT_METRICS,
     BenchmarkRow,
     Resolver,
     RowPrediction,
@@ -32,10 +34,65 @@ class MetricSummary:
     worst_ape_pct: float
 
 
+def metric_class(metric: str) -> str:
+    """`throughput` or `latency` (the two classes the acceptance criteria are stated for)."""
+    return "latency" if metric in LATENCY_METRICS else "throughput"
+
+
+def group_summary(results: Sequence[RowPrediction], key: str) -> dict[str, dict[str, MetricSummary]]:
+    """Per group (`family`: hardware family, `engine`: serving engine) and per metric class
+    (throughput, latency): APE statistics over scored rows."""
+    groups: dict[str, dict[str, list[float]]] = {}
+    for r in results:
+        e = signed_error_pct(r)
+        if e is None:
+            continue
+        name = (r.gpu_family if key == "family" else r.engine) or "?"
+        groups.setdefault(name, {}).setdefault(metric_class(r.row.metric), []).append(abs(e))
+    return {
+        name: {
+            cls: MetricSummary(len(v), statistics.median(v), statistics.fmean(v), max(v))
+            for cls, v in sorted(by_cls.items(), key=lambda kv: kv[0] != "throughput")
+        }
+        for name, by_cls in sorted(groups.items())
+    }
+
+
+def class_summary(results: Sequence[RowPrediction]) -> dict[str, MetricSummary]:
+    """Pooled APE statistics for all throughput metrics and all latency metrics."""
+    out: dict[str, MetricSummary] = {}
+    for cls, metrics in (("throughput", THROUGHPUT_METRICS), ("latency", LATENCY_METRICS)):
+        apes = [abs(e) for r in results if r.row.metric in metrics and (e := signed_error_pct(r)) is not None]
+        if apes:
+            out[cls] = MetricSummary(len(apes), statistics.median(apes), statistics.fmean(apes), max(apes))
+    return out
+
+
+def _summary_json(s: MetricSummary) -> dict[str, Any]:
+    return {
+        "count": s.count,
+        "median_ape_pct": s.median_ape_pct,
+        "mean_ape_pct": s.mean_ape_pct,
+        "worst_ape_pct": s.worst_ape_pct,
+    }
+
+
 @dataclass(frozen=True)
 class ValidationReport:
     results: tuple[RowPrediction, ...]
     summary: dict[str, MetricSummary] = field(default_factory=dict)
+
+    @property
+    def by_class(self) -> dict[str, MetricSummary]:
+        return class_summary(self.results)
+
+    @property
+    def by_family(self) -> dict[str, dict[str, MetricSummary]]:
+        return group_summary(self.results, "family")
+
+    @property
+    def by_engine(self) -> dict[str, dict[str, MetricSummary]]:
+        return group_summary(self.results, "engine")
 
     @property
     def scored(self) -> int:
@@ -63,20 +120,24 @@ class ValidationReport:
                     "gpu": r.row.gpu,
                     "scenario": r.row.scenario,
                     "tensor_parallel": r.tensor_parallel,
+                    "data_parallel": r.dp,
+                    "expert_parallel": r.ep,
+                    "gpu_family": r.gpu_family,
+                    "engine": r.engine,
                     "note": r.note,
                 }
             )
             rows.append(row)
-        summary = {
-            m: {
-                "count": s.count,
-                "median_ape_pct": s.median_ape_pct,
-                "mean_ape_pct": s.mean_ape_pct,
-                "worst_ape_pct": s.worst_ape_pct,
-            }
-            for m, s in self.summary.items()
+        summary = {m: _summary_json(s) for m, s in self.summary.items()}
+        return {
+            "rows": rows,
+            "summary": summary,
+            "by_class": {c: _summary_json(s) for c, s in self.by_class.items()},
+            "by_family": {f: {c: _summary_json(s) for c, s in d.items()} for f, d in self.by_family.items()},
+            "by_engine": {e: {c: _summary_json(s) for c, s in d.items()} for e, d in self.by_engine.items()},
+            "scored": self.scored,
+            "skipped": len(self.results) - self.scored,
         }
-        return {"rows": rows, "summary": summary}
 
 
 def signed_error_pct(r: RowPrediction) -> float | None:

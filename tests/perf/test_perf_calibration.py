@@ -12,6 +12,7 @@ import yaml
 from optimizer.perf.benchmarks import read_benchmarks
 from optimizer.perf.calibrate import FAMILY_BOUNDS, GLOBAL_BOUNDS, calibration_document, fit, nelder_mead
 from optimizer.perf.params import FALLBACK_FAMILY_PARAMS, default_params
+from optimizer.perf.split import split
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "optimizer" / "perf" / "data"
 SHARED = Path("/work/shared/calibration/published_benchmarks.csv")
@@ -31,10 +32,38 @@ def test_shipped_calibration_is_loaded_and_bounded() -> None:
 
 
 def test_calibration_records_the_data_file_hash() -> None:
+    """The shipped parameters were fitted on the calibration half only."""
     doc = yaml.safe_load((DATA_DIR / "calibration.yaml").read_text(encoding="utf-8"))
-    data = (DATA_DIR / "published_benchmarks.csv").read_bytes()
+    data = (DATA_DIR / "calibration_set.csv").read_bytes()
+    assert doc["data_file"] == "calibration_set.csv"
     assert doc["data_sha256"] == hashlib.sha256(data).hexdigest()
     assert doc["fit_date"] and doc["residuals"]
+
+
+def test_split_is_reproducible_disjoint_and_complete() -> None:
+    shared = (DATA_DIR / "published_benchmarks.csv").read_text(encoding="utf-8")
+    extra = (DATA_DIR / "extra_published.csv").read_text(encoding="utf-8")
+    cal, gen = split(shared, extra)
+    assert cal == (DATA_DIR / "calibration_set.csv").read_text(encoding="utf-8")
+    assert gen == (DATA_DIR / "generalization_set.csv").read_text(encoding="utf-8")
+    cal_rows = cal.splitlines()[1:]
+    gen_rows = gen.splitlines()[1:]
+    assert not set(cal_rows) & set(gen_rows)
+    assert len(cal_rows) + len(gen_rows) == len(shared.splitlines()) - 1 + len(extra.splitlines()) - 1
+    assert len(cal_rows) >= 30 and len(gen_rows) >= 30
+
+
+def test_one_measured_run_never_straddles_the_split() -> None:
+    import csv
+    import io
+
+    from optimizer.perf.split import KEY_COLUMNS
+
+    def keys(name: str) -> set[tuple[str, ...]]:
+        rows = csv.DictReader(io.StringIO((DATA_DIR / name).read_text(encoding="utf-8")))
+        return {tuple(r[c] for c in KEY_COLUMNS) for r in rows}
+
+    assert not keys("calibration_set.csv") & keys("generalization_set.csv")
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared calibration directory not present")

@@ -121,12 +121,14 @@ def test_validate_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["perf", "validate", "--benchmarks", str(DATA)]) == 0
     out = capsys.readouterr().out
     assert "median APE" in out and "output_tokens_per_s_total" in out and "scored 55 of 55" in out
+    assert "by hardware family" in out and "by engine" in out
 
 
 def test_validate_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["perf", "validate", "--benchmarks", str(DATA), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"rows", "summary"}
+    assert set(doc) == {"rows", "summary", "by_class", "by_family", "by_engine", "scored", "skipped"}
+    assert doc["skipped"] == 0 and doc["scored"] == len(doc["rows"])
     assert [r["row"] for r in doc["rows"]] == list(range(55))
     for r in doc["rows"]:
         assert isinstance(r["row"], int) and isinstance(r["metric"], str)
@@ -187,3 +189,71 @@ def test_validate_malformed_csv_exits_2_without_traceback(
 def test_validate_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["perf", "validate", "--benchmarks", "/nonexistent/file.csv"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def _small_csv(tmp_path: Path) -> Path:
+    """Three llama.cpp batch-1 rows of the shared file: a fit over them takes about a second."""
+    lines = DATA.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "small.csv"
+    path.write_text("\n".join([lines[0], *lines[46:49]]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_calibrate_without_a_destination_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perf", "calibrate"]) == 2
+    assert "--replace-shipped" in capsys.readouterr().err
+
+
+def test_calibrate_refuses_the_shipped_file_without_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = DATA.parent / "calibration.yaml"
+    before = shipped.read_bytes()
+    assert main(["perf", "calibrate", "--out", str(shipped)]) == 2
+    assert "--replace-shipped" in capsys.readouterr().err
+    assert shipped.read_bytes() == before
+
+
+def test_calibrate_writes_to_out_with_progress_on_stderr(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    out = tmp_path / "fit.yaml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "optimizer",
+            "perf",
+            "calibrate",
+            "--data",
+            str(_small_csv(tmp_path)),
+            "--out",
+            str(out),
+            "--date",
+            "2000-01-01",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sweep 1" in proc.stderr and f"wrote {out}" in proc.stderr
+    assert "sweep" not in proc.stdout
+    printed = yaml.safe_load(proc.stdout)
+    assert set(printed) == {"global", "families", "residuals"}
+    doc = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert doc["fit_date"] == "2000-01-01" and doc["rows_total"] == 3
+    # the written file is a usable parameter set for validate
+    proc = subprocess.run(
+        [sys.executable, "-m", "optimizer", "perf", "validate", "--params", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    both = json.loads(proc.stdout)
+    assert set(both) == {"calibration", "generalization"}
+    assert all(both[k]["skipped"] == 0 for k in both)
