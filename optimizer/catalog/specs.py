@@ -11,8 +11,18 @@ perf functions take these specs and plain numbers, never raw dicts.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ALIASES = 64
+"""Most aliases one entry may have (the packaged entries have at most 11)."""
+
+Aliases = Annotated[
+    tuple[Annotated[str, StringConstraints(max_length=128)], ...],
+    Field(max_length=MAX_ALIASES, description="Other names that resolve to this entry."),
+]
+"""Other names of an entry: at most `MAX_ALIASES`, each at most 128 characters."""
 
 
 class Frozen(BaseModel):
@@ -65,7 +75,7 @@ class GpuSpec(Frozen):
     purchase_price_usd: float | None = Field(
         default=None, ge=0, description="Indicative price per device, USD."
     )
-    aliases: tuple[str, ...] = Field(default=(), description="Other names that resolve to this entry.")
+    aliases: Aliases = ()
     source: str = Field(description="Where the numbers were read (URLs, files, commits).")
     as_of: str = Field(description="Date of the data, ISO date or `unknown`.")
     notes: str = ""
@@ -116,7 +126,7 @@ class ModelSpec(Frozen):
         default=0.0,
         description="Relative quality on a 0-100 scale (documented benchmark average); informative.",
     )
-    aliases: tuple[str, ...] = ()
+    aliases: Aliases = ()
     source: str
     as_of: str
     notes: str = ""
@@ -156,7 +166,7 @@ class PrecisionSpec(Frozen):
     requires: tuple[str, ...] = Field(
         default=(), description="Hardware capabilities needed natively, e.g. `fp8`, `fp4`."
     )
-    aliases: tuple[str, ...] = ()
+    aliases: Aliases = ()
     source: str
     as_of: str
     notes: str = ""

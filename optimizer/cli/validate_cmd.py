@@ -1,7 +1,9 @@
 """`optimizer validate FILE...` and `optimizer schema`.
 
 `validate` loads each problem file (YAML, structure, catalog names, cross-references) and reports
-every issue as `file:line: path: message`. Exit 0 when every file is valid, 2 when any is not.
+every issue as `file:line: path: message` (the first 50 per file; the rest are counted). Exit 0 when
+every file is valid, 2 when any is not. `--catalog-dir DIR` allows catalog files from DIR besides the
+problem file's folder.
 Warnings (things that will be assumed or ignored) are printed but do not fail validation.
 
 `schema` prints the JSON Schema (Draft 2020-12) of the problem file, or with `--markdown` the field
@@ -13,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from optimizer.errors import ExitCode, InputError, InputIssue
+from optimizer.loading.catalog_files import CATALOG_DIR_HELP
 from optimizer.loading.problem_file import load_problem
 from optimizer.schema.problem import SCHEMA_VERSION, Problem
 
@@ -34,6 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="problem YAML files")
     p.add_argument("--json", action="store_true", help="print a JSON report on stdout instead of text")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print warnings or 'ok' lines")
+    add_catalog_dir_option(p)
     p.set_defaults(func=run_validate)
 
     s = sub.add_parser(
@@ -45,6 +50,16 @@ def register(sub: Any) -> None:
     s.add_argument("--markdown", action="store_true", help="print the field reference as Markdown tables")
     s.add_argument("--plan", action="store_true", help="print the JSON Schema of plan files instead")
     s.set_defaults(func=run_schema)
+
+
+def add_catalog_dir_option(parser: argparse.ArgumentParser) -> None:
+    """`--catalog-dir DIR` (repeatable): also allow the problem's catalog files from DIR.
+
+    Commands that load problem files (`validate`, `solve`) pass `args.catalog_dir` to `load_problem`.
+    """
+    parser.add_argument(
+        "--catalog-dir", action="append", type=Path, default=[], metavar="DIR", help=CATALOG_DIR_HELP
+    )
 
 
 def _issue_json(issue: InputIssue) -> dict[str, Any]:
@@ -62,11 +77,13 @@ def run_validate(args: argparse.Namespace) -> int:
     for name in args.files:
         errors: list[InputIssue] = []
         warnings: list[InputIssue] = []
+        omitted = 0
         try:
-            loaded = load_problem(name)
+            loaded = load_problem(name, catalog_dirs=args.catalog_dir)
             warnings = list(loaded.warnings)
         except InputError as exc:
             errors = [i if i.file else InputIssue(i.path, i.message, i.line, name) for i in exc.issues]
+            omitted = exc.omitted
         invalid += bool(errors)
         if args.json:
             report.append(
@@ -74,17 +91,22 @@ def run_validate(args: argparse.Namespace) -> int:
                     "file": name,
                     "valid": not errors,
                     "errors": [_issue_json(i) for i in errors],
+                    "omitted_errors": omitted,
                     "warnings": [_issue_json(i) for i in warnings],
                 }
             )
             continue
         for issue in errors:
             print(issue.render(), file=sys.stderr)
+        if omitted:
+            print(f"... and {omitted} more errors (not shown; fix the ones above first)", file=sys.stderr)
         if not args.quiet:
             for issue in warnings:
                 print(_warning_text(issue), file=sys.stderr)
         if errors:
-            print(f"invalid: {name} ({len(errors)} error{'s' if len(errors) != 1 else ''})", file=sys.stderr)
+            total = len(errors) + omitted
+            shown = f", {len(errors)} shown" if omitted else ""
+            print(f"invalid: {name} ({total} error{'s' if total != 1 else ''}{shown})", file=sys.stderr)
         elif not args.quiet:
             print(f"ok: {name}")
     if args.json:

@@ -12,6 +12,7 @@ by `Catalog.extended`, and every issue is placed on its line in the catalog file
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,10 +52,12 @@ def resolve_catalog_path(name: str, base_dir: Path, allowed_dirs: Sequence[Path]
         raise CatalogPathError(f"catalog file {name!r} cannot be resolved ({exc})") from None
     roots = [folder, *(Path(d).resolve() for d in allowed_dirs)]
     if not any(_inside(path, root) for root in roots):
-        where = "the problem's folder" + (" or the --catalog-dir directories" if allowed_dirs else "")
+        literal = Path(os.path.normpath(folder / name))
+        via = f" (a link to {path})" if literal != path else ""
+        also = " and the --catalog-dir directories" if allowed_dirs else ""
         raise CatalogPathError(
-            f"catalog file {name!r} is outside {where} ({folder}); move it there, or allow its directory "
-            f"with --catalog-dir {path.parent}"
+            f"catalog file {name!r}{via} is outside the problem's folder {folder}{also}; move it into that "
+            f"folder, or allow its directory with --catalog-dir {path.parent}"
         )
     return path
 

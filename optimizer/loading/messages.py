@@ -184,7 +184,7 @@ def _tidy(err: Mapping[str, Any], path: PathKey, is_key: bool, root: type[BaseMo
     else:
         text = _SHOULD.sub("must be ", msg)
         text = re.sub(r"^String should", "must", text)
-        text = re.sub(r"^(Tuple|List|Dictionary) should", "must", text)
+        text = re.sub(r"^(Tuple|List|Dictionary) should", "must", text).replace(" after validation", "")
         for old, new in _TYPE_WORDS:
             if old in text:
                 text = text.replace(old, new)

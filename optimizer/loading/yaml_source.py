@@ -24,6 +24,16 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from optimizer.errors import InputError, InputIssue
@@ -200,32 +210,113 @@ class _LimitExceeded(Exception):
         self.line = line
 
 
-class _SafeComposer(yaml.SafeLoader):
-    """SafeLoader used only to compose a node tree (never to construct Python objects).
+_FAST = bool(getattr(yaml, "__with_libyaml__", False))
+"""Whether PyYAML has its libyaml (C) parser: about 40 times faster than the pure-Python one."""
+_EventParser: type[Any] = yaml.CSafeLoader if _FAST else yaml.SafeLoader
 
-    Implicit scalar types follow the YAML 1.2 core schema (plus `_` digit separators), not YAML 1.1:
-    `no`, `on`, `off`, `y` and dates stay strings; `1e9` is a float.
+
+class _SafeComposer(_EventParser):  # type: ignore[misc]
+    """A safe YAML parser used only for its events (never to construct Python objects), with the implicit
+    scalar types of the YAML 1.2 core schema (plus `_` digit separators), not YAML 1.1: `no`, `on`,
+    `off`, `y` and dates stay strings; `1e9` is a float.
+
+    `compose` builds the node tree from the events without recursion, counting depth and nodes as it
+    goes, so no input can exhaust the stack or memory before a limit stops it.
     """
 
     yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - replaced wholesale, never mutated
 
-    def __init__(self, stream: str, kind: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._kind = kind
+    def compose(self, kind: str) -> Node | None:
+        """The single document's root node (None for an empty stream)."""
+        self.get_event()  # stream start
+        if self.check_event(StreamEndEvent):
+            return None
+        self.get_event()  # document start
+        root = self._compose_root(kind)
+        self.get_event()  # document end
+        if not self.check_event(StreamEndEvent):
+            second: Any = self.get_event().start_mark
+            raise ComposerError(
+                "expected a single document in the stream", root.start_mark, "but found another one", second
+            )
+        return root
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+    def _compose_root(self, kind: str) -> Node:
+        anchors: dict[str, Node] = {}
+        stack: list[SequenceNode | MappingNode] = []
+        keys: list[Node | None] = []  # per open collection: a mapping's key awaiting its value
+        count = 0
+        while True:
+            event: Any = self.get_event()
+            if isinstance(event, SequenceEndEvent | MappingEndEvent):
+                done = stack.pop()
+                keys.pop()
+                done.end_mark = event.end_mark
+                if not stack:
+                    return done
+                continue
+            node: Node
+            count += 1
+            if count > MAX_NODES:
                 raise _LimitExceeded(
-                    f"nesting deeper than {MAX_DEPTH} levels; a {self._kind} needs far fewer",
-                    mark.line + 1 if mark else None,
+                    f"the document has more than {MAX_NODES} nodes; a {kind} is far smaller",
+                    event.start_mark.line + 1,
                 )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+            mark: Any = event.start_mark
+            if isinstance(event, AliasEvent):
+                if event.anchor not in anchors:
+                    raise ComposerError(None, None, f"found undefined alias {short_repr(event.anchor)}", mark)
+                node = anchors[event.anchor]
+            else:
+                anchor = event.anchor
+                if anchor is not None and anchor in anchors:
+                    raise ComposerError(
+                        f"found duplicate anchor {short_repr(anchor)}; first occurrence",
+                        anchors[anchor].start_mark,
+                        "second occurrence",
+                        event.start_mark,
+                    )
+                node = self._node(event)
+                if anchor is not None:
+                    anchors[anchor] = node
+            if not stack:
+                if not isinstance(node, SequenceNode | MappingNode):
+                    return node
+            else:
+                parent = stack[-1]
+                if isinstance(parent, SequenceNode):
+                    parent.value.append(node)
+                elif keys[-1] is None:
+                    keys[-1] = node
+                else:
+                    parent.value.append((keys[-1], node))
+                    keys[-1] = None
+            if isinstance(node, SequenceNode | MappingNode) and not isinstance(event, AliasEvent):
+                stack.append(node)
+                keys.append(None)
+                if len(stack) > MAX_DEPTH:
+                    raise _LimitExceeded(
+                        f"nesting deeper than {MAX_DEPTH} levels; a {kind} needs far fewer",
+                        event.start_mark.line + 1,
+                    )
+
+    def _node(self, event: Any) -> Node:
+        tag = event.tag
+        start: Any = event.start_mark  # a C or a Python mark, alike in use
+        end: Any = event.end_mark
+        if isinstance(event, ScalarEvent):
+            if tag is None or tag == "!":
+                tag = self.resolve(ScalarNode, event.value, event.implicit)
+            return ScalarNode(tag, event.value, start, end, style=event.style)
+        if isinstance(event, SequenceStartEvent):
+            if tag is None or tag == "!":
+                tag = self.resolve(SequenceNode, None, event.implicit)
+            return SequenceNode(tag, [], start, None, flow_style=event.flow_style)
+        if isinstance(event, MappingStartEvent):
+            if tag is None or tag == "!":
+                tag = self.resolve(MappingNode, None, event.implicit)
+            return MappingNode(tag, [], start, None, flow_style=event.flow_style)
+        raise ComposerError(None, None, f"unexpected {type(event).__name__}", start)
 
 
 _SafeComposer.add_implicit_resolver(
@@ -258,9 +349,11 @@ def _code_point(character: Any) -> str:
     return f"U+{character:04X}" if isinstance(character, int) else repr(character)
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
     """PyYAML's error in plain words, with the column and a hint for the usual causes."""
     what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+    if "maximum nesting depth" in what:  # libyaml's own limit (1000), met before ours when scanning ahead
+        return f"nesting deeper than {MAX_DEPTH} levels; a {kind} needs far fewer"
     mark = exc.problem_mark or exc.context_mark
     column = f" (column {mark.column + 1})" if mark is not None else ""
     hint = ""
@@ -268,7 +361,7 @@ def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
         s in what for s in ("<block end>", "mapping values are not allowed", "could not find expected ':'")
     ):
         hint = "; check the indentation, and that each 'key: value' has a space after the colon"
-    elif "'\\t'" in what:
+    elif "'\\t'" in what or "tab character" in what:
         hint = "; YAML does not allow tabs for indentation, use spaces"
     elif "found undefined alias" in what:
         hint = "; define the anchor (&name) before using the alias (*name)"
@@ -466,17 +559,24 @@ def parse_yaml(text: str, filename: str = "<text>", kind: str = "problem file") 
         raise fail(too_large(size, kind))
     if text.startswith("\ufeff"):
         text = text[1:]
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        message = "the text holds an invalid character (a lone surrogate); save the file as UTF-8"
+        raise fail(message, line) from None
     loader: _SafeComposer | None = None
     try:
-        loader = _SafeComposer(text, kind)  # checks for unprintable characters first
-        root = loader.get_single_node()
+        loader = _SafeComposer(text)  # the pure-Python parser checks for unprintable characters here
+        root = loader.compose(kind)
     except _LimitExceeded as exc:
         raise fail(exc.message, exc.line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise fail(_yaml_message(exc), mark.line + 1 if mark is not None else None) from None
+        raise fail(_yaml_message(exc, kind), mark.line + 1 if mark is not None else None) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, max(0, int(exc.position))) + 1
+        position = max(0, int(exc.position))
+        line = (encoded.count(b"\n", 0, position) if _FAST else text.count("\n", 0, position)) + 1
         raise fail(
             f"invalid YAML: the control character {_code_point(exc.character)} is not allowed in a YAML "
             "file; remove it",
@@ -484,8 +584,6 @@ def parse_yaml(text: str, filename: str = "<text>", kind: str = "problem file") 
         ) from None
     except yaml.YAMLError as exc:
         raise fail(f"invalid YAML: {exc}") from None
-    except RecursionError:
-        raise fail(f"the document is nested too deeply for a {kind}") from None
     finally:
         if loader is not None:
             loader.dispose()
