@@ -11,9 +11,11 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from optimizer.cli.validate_cmd import add_catalog_dir_option
 from optimizer.errors import ExitCode, InputError
+from optimizer.loading.problem_file import load_problem
 from optimizer.outputs import check_output_path
-from optimizer.pipeline import SolveOptions, solve_file
+from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
 from optimizer.schema.plan import Plan
 
@@ -26,6 +28,7 @@ def register(sub: Any) -> None:
         "proven optimal, 2 invalid input, 3 infeasible (with a diagnosis), 4 solver/internal error.",
     )
     p.add_argument("problem", type=Path, help="problem YAML file")
+    add_catalog_dir_option(p)
     p.add_argument("--output", "-o", type=Path, help="write the plan here (.yaml or .json)")
     p.add_argument(
         "--format",
@@ -65,7 +68,8 @@ def run_solve(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
         msg=args.solver_log,
     )
-    result = solve_file(args.problem, opts)
+    loaded = load_problem(args.problem, catalog_dirs=args.catalog_dir)
+    result = solve_problem(loaded.problem, loaded.catalog, opts)
     plan = result.plan
     if args.output is not None:
         write_plan(plan, args.output)

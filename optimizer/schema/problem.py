@@ -415,8 +415,9 @@ class SolverSettings(Frozen):
 class CatalogExtension(Frozen):
     """Additions to or overrides of the built-in catalog (partial entries merge by id or alias)."""
 
-    files: tuple[str, ...] = ()
-    """YAML catalog files, relative to the problem file."""
+    files: tuple[str, ...] = Field(default=(), max_length=64)
+    """YAML catalog files, relative to the problem file; they must be inside its folder unless their
+    directory is allowed with `--catalog-dir`."""
     gpus: tuple[dict[str, Any], ...] = ()
     """GPU entries: new GPUs, or partial overrides of catalog GPUs by id or alias."""
     models: tuple[dict[str, Any], ...] = ()
