@@ -11,9 +11,10 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
 from optimizer.errors import ExitCode, InputError
 from optimizer.outputs import check_output_path
-from optimizer.pipeline import SolveOptions, solve_file
+from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
 from optimizer.schema.plan import Plan
 
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--timings", action="store_true", help="print wall time per phase on stderr (never in the plan)"
     )
+    add_override_arguments(p)
     p.set_defaults(func=run_solve)
 
     e = sub.add_parser("explain", help="explain the choices in a plan file")
@@ -65,7 +67,8 @@ def run_solve(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
         msg=args.solver_log,
     )
-    result = solve_file(args.problem, opts)
+    loaded = load_with_overrides(args.problem, args)
+    result = solve_problem(loaded.problem, loaded.catalog, opts)
     plan = result.plan
     if args.output is not None:
         write_plan(plan, args.output)
