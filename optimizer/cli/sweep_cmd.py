@@ -28,10 +28,10 @@ from rich.table import Table
 from optimizer.errors import ExitCode, InputError
 from optimizer.loading.problem_file import LoadedProblem
 from optimizer.pipeline import SolveOptions
+from optimizer.whatif.api import SWEEP_THREADS, SweepResult, build_axes, run_scenarios, write_results
 from optimizer.whatif.overrides import Override, apply_overrides, parse_override, parse_scale, read_source
 from optimizer.whatif.runner import EXECUTORS, ScenarioOutcome, default_jobs
 from optimizer.whatif.scenarios import expand, load_scenarios
-from optimizer.whatif.sweep import SweepResult, build_axes, run_scenarios, write_results
 
 # --------------------------------------------------------------------------------------------
 # Overrides on any solve
@@ -138,7 +138,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", choices=("highs", "cbc"))
     p.add_argument("--time-limit", type=float, metavar="S", help="solver time limit per scenario, seconds")
     p.add_argument("--mip-gap", type=float, metavar="G")
-    p.add_argument("--threads", type=int, help="solver threads per scenario")
+    p.add_argument(
+        "--threads", type=int, default=SWEEP_THREADS, help="solver threads per scenario (default: 1)"
+    )
     p.add_argument("--baselines", action="store_true", help="also compute each scenario's baselines (slower)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optimizer.whatif.sweep import SweepResult
+from optimizer.whatif.api import SweepResult
 
 FORMATS: tuple[str, ...] = ("png", "svg")
 MAX_SERIES = 10

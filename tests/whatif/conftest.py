@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from whatif_helpers import STARTUP
 
-from optimizer.whatif.sweep import SweepResult, frontier, sweep
+from optimizer.whatif.api import SweepResult, frontier, sweep
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from whatif_helpers import DATA, PROBLEMS, STARTUP
 
 from optimizer.candidates import build_candidates
 from optimizer.errors import InputError
-from optimizer.whatif import charts, diff, overrides, scenarios, summary, sweep
+from optimizer.whatif import api, charts, diff, overrides, scenarios, summary
 from optimizer.whatif.overrides import (
     OverrideError,
     ScalePrice,
@@ -33,7 +33,7 @@ def startup():
     return read_source(STARTUP)
 
 
-@pytest.mark.parametrize("module", [overrides, scenarios, summary, sweep, diff, charts])
+@pytest.mark.parametrize("module", [overrides, scenarios, summary, api, diff, charts])
 def test_doctests(module) -> None:
     result = doctest.testmod(module)
     assert result.failed == 0

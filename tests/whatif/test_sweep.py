@@ -10,9 +10,9 @@ from whatif_helpers import PROBLEMS, STARTUP
 
 from optimizer.errors import InputError
 from optimizer.schema.plan import Plan
+from optimizer.whatif.api import sweep
 from optimizer.whatif.overrides import OverrideError
 from optimizer.whatif.summary import spend_by
-from optimizer.whatif.sweep import sweep
 
 
 def test_demand_sweep_cost_is_non_decreasing(demand_sweep) -> None:

@@ -1,6 +1,6 @@
 """Sweeps and frontiers: many scenarios of one problem, solved in parallel, as a table of results.
 
->>> from optimizer.whatif import sweep                                        # doctest: +SKIP
+    >>> from optimizer.whatif import sweep                                     # doctest: +SKIP
 >>> result = sweep("problems/startup_budget.yaml", scale_demand=[0.5, 1, 2])  # doctest: +SKIP
 >>> [r["monthly_cost_usd"] for r in result.records]                           # doctest: +SKIP
 >>> result.dataframe()                                # a pandas DataFrame (pandas needed)  # doctest: +SKIP
@@ -55,6 +55,9 @@ from optimizer.whatif.scenarios import (
     vary_axis,
 )
 
+SWEEP_THREADS = 1
+"""Solver threads per scenario by default: scenarios run in parallel, so each solve gets one thread
+(several multi-threaded solves on the same cores slow each other down)."""
 FIGURE_COLUMNS: tuple[str, ...] = (
     "status",
     "gap",
@@ -232,7 +235,7 @@ def run_scenarios(
     done: Callable[[ScenarioOutcome], None] | None = None,
 ) -> SweepResult:
     """Solve every scenario and collect the rows (see the module docstring)."""
-    opts = options or SolveOptions(baselines=False)
+    opts = options or SolveOptions(baselines=False, threads=SWEEP_THREADS)
     tasks = make_tasks(source, scenarios, opts, keep_plans)
     t0 = time.perf_counter()
     outcomes, info = execute(tasks, executor, jobs, scheduler, done)
@@ -265,7 +268,8 @@ def sweep(
 
     `vary`, `scale_demand` and `scale_price` give axes (cartesian product, or paired with
     `zip_axes`); `scenarios` (a scenarios file or `Scenario` list) gives named scenarios instead;
-    `overrides` apply to every scenario first. Baselines are skipped unless `options` asks for them.
+    `overrides` apply to every scenario first. Default options: no baselines, `SWEEP_THREADS` solver
+    threads per scenario.
     """
     source = _source(problem)
     fixed = _as_overrides(overrides)
