@@ -7,10 +7,7 @@ Thin: parse, call `optimizer.whatif`, print, exit. Progress (with ETA) and logs 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +25,14 @@ from rich.table import Table
 from optimizer.errors import ExitCode, InputError
 from optimizer.loading.problem_file import LoadedProblem
 from optimizer.pipeline import SolveOptions
-from optimizer.whatif.api import SWEEP_THREADS, SweepResult, build_axes, run_scenarios, write_results
+from optimizer.whatif.api import (
+    SWEEP_THREADS,
+    SweepResult,
+    build_axes,
+    results_csv,
+    run_scenarios,
+    write_results,
+)
 from optimizer.whatif.overrides import Override, apply_overrides, parse_override, parse_scale, read_source
 from optimizer.whatif.runner import EXECUTORS, ScenarioOutcome, default_jobs
 from optimizer.whatif.scenarios import expand, load_scenarios
@@ -177,27 +181,6 @@ def register(sub: Any) -> None:
     f.set_defaults(func=run_sweep, kind="frontier")
 
 
-@contextmanager
-def _stdout_to_stderr(active: bool) -> Iterator[None]:
-    """Send file-descriptor-level stdout (solver banners from C libraries, worker processes) to stderr."""
-    if not active:
-        yield
-        return
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:
-        yield
-        return
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _numbers(text: str, flag: str) -> list[float]:
     try:
         return [float(v.replace("_", "")) for v in text.split(",") if v.strip()]
@@ -293,6 +276,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     bad = [f for f in formats if f not in ("png", "svg")]
     if bad:
         raise InputError(f"--chart-format: unknown format {bad[0]!r}; use png and/or svg")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise InputError(f"--out {args.out} is a file; give a folder for the results")
     source = read_source(args.problem)
     scenarios = _scenarios(args)
     err = Console(stderr=True)
@@ -323,7 +308,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
 
-    with _stdout_to_stderr(True), progress:
+    with progress:
         result = run_scenarios(
             source,
             scenarios,
@@ -341,21 +326,13 @@ def run_sweep(args: argparse.Namespace) -> int:
         if not args.no_charts:
             from optimizer.whatif.charts import write_charts
 
-            with _stdout_to_stderr(True):
-                written += write_charts(result, args.out, formats)
+            written += write_charts(result, args.out, formats)
     if args.format == "json":
         import json
 
         sys.stdout.write(json.dumps(result.document(), indent=2) + "\n")
     elif args.format == "csv":
-        if args.out is not None:
-            sys.stdout.write((args.out / "results.csv").read_text(encoding="utf-8"))
-        else:
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                write_results(result, Path(tmp))
-                sys.stdout.write((Path(tmp) / "results.csv").read_text(encoding="utf-8"))
+        sys.stdout.write(results_csv(result))
     else:
         from optimizer.report import make_console
 

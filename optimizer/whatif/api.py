@@ -13,6 +13,7 @@ and the solve run per scenario, and their failures are reported in the scenario'
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer import __version__
+from optimizer.outputs import atomic_write_text
 from optimizer.pipeline import SolveOptions
 from optimizer.schema.problem import Problem
 from optimizer.whatif.overrides import (
@@ -364,23 +366,29 @@ def write_results(result: SweepResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     csv_path = out / "results.csv"
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=result.columns)
-        writer.writeheader()
-        for rec in result.records:
-            writer.writerow({k: _csv_value(rec.get(k)) for k in result.columns})
+    atomic_write_text(csv_path, results_csv(result))
     written.append(csv_path)
     json_path = out / "results.json"
-    json_path.write_text(json.dumps(result.document(), indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(json_path, json.dumps(result.document(), indent=2) + "\n")
     written.append(json_path)
     if result.plans:
         plans_dir = out / "plans"
         plans_dir.mkdir(exist_ok=True)
         for name, plan in result.plans.items():
             path = plans_dir / f"{safe_filename(name)}.yaml"
-            path.write_text(yaml.safe_dump(plan, sort_keys=False, width=120), encoding="utf-8")
+            atomic_write_text(path, yaml.safe_dump(plan, sort_keys=False, width=120))
             written.append(path)
     return written
+
+
+def results_csv(result: SweepResult) -> str:
+    """The records as CSV text: one row per scenario, empty cells for missing values."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\n")
+    writer.writeheader()
+    for rec in result.records:
+        writer.writerow({k: _csv_value(rec.get(k)) for k in result.columns})
+    return buffer.getvalue()
 
 
 def scenario_count(axes: Sequence[Axis], zip_axes: bool) -> int:

@@ -49,7 +49,7 @@ def sweep_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     proc = _run(
         "sweep", str(STARTUP), "--scale-demand", "0.5,2", "--out", str(out), "--plans",
-        "--format", "json", "--jobs", "1",
+        "--format", "json", "--jobs", "2",  # worker processes: their native output must stay off stdout too
     )  # fmt: skip
     return proc, out
 
@@ -128,6 +128,8 @@ def test_invalid_override_exit_2_with_suggestion(capsys) -> None:
     assert "unknown GPU 'h1000'" in capsys.readouterr().err
     assert main(["sweep", str(STARTUP)]) == 2
     assert "nothing to sweep" in capsys.readouterr().err
+    assert main(["sweep", str(STARTUP), "--scale-demand", "1,2", "--out", str(STARTUP)]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_solve_with_overrides_and_diff(tmp_path, capsys) -> None:
