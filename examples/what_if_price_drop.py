@@ -1,7 +1,9 @@
 """A budgeting what-if: H100 prices fall 30% and demand doubles. What changes?
 
-Changes a loaded problem with pydantic's `model_copy` (the problem is frozen: every what-if is a
-new problem), re-solves, and compares the plans.
+Runs four named scenarios through the public what-if API (`optimizer.sweep`) in parallel worker
+processes. The price drop applies to the H100's effective price wherever it comes from: prices written
+in the problem file and the built-in reference price list alike (the chat problem's H100s are priced
+from the catalog). Every scenario goes back through the problem schema before it is solved.
 
 Run: python examples/what_if_price_drop.py [problem.yaml]
 """
@@ -11,70 +13,42 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from optimizer.catalog import Catalog
-from optimizer.loading.problem_file import load_problem
-from optimizer.pipeline import SolveOptions, solve_problem
-from optimizer.schema.problem import Problem
+import optimizer
+from optimizer.whatif import ScaleDemand, ScalePrice, Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+GPU = "h100_sxm"
 
-
-def cheaper_gpu(problem: Problem, catalog: Catalog, gpu_id: str, factor: float) -> Problem:
-    """Multiply every explicit price of one GPU type by `factor` (offers priced from the catalog's
-    price list are left alone)."""
-    sites = []
-    for site in problem.sites:
-        offers = []
-        for offer in site.offers:
-            if catalog.gpu(offer.gpu).id == gpu_id:
-                p = offer.prices
-                offer = offer.model_copy(
-                    update={
-                        "prices": p.model_copy(
-                            update={
-                                k: (v * factor if v is not None else None) for k, v in p.model_dump().items()
-                            }
-                        )
-                    }
-                )
-            offers.append(offer)
-        sites.append(site.model_copy(update={"offers": tuple(offers)}))
-    return problem.model_copy(update={"sites": tuple(sites)})
-
-
-def scaled_demand(problem: Problem, factor: float) -> Problem:
-    workloads = []
-    for w in problem.workloads:
-        d = w.demand
-        upd = {
-            k: getattr(d, k) * factor
-            for k in ("requests_per_day", "output_tokens_per_day", "audio_hours_per_day")
-            if getattr(d, k) is not None
-        }
-        workloads.append(w.model_copy(update={"demand": d.model_copy(update=upd)}))
-    return problem.model_copy(update={"workloads": tuple(workloads)})
+SCENARIOS = [
+    Scenario("base"),
+    Scenario("h100_minus_30pct", overrides=(ScalePrice(factor=0.7, gpu=GPU),)),
+    Scenario("demand_x2", overrides=(ScaleDemand(factor=2.0),)),
+    Scenario("both", overrides=(ScalePrice(factor=0.7, gpu=GPU), ScaleDemand(factor=2.0))),
+]
 
 
 def main(argv: list[str]) -> int:
     path = Path(argv[1]) if len(argv) > 1 else ROOT / "problems" / "chat_assistant.yaml"
-    loaded = load_problem(path)
-    opts = SolveOptions(baselines=False)
-    base = solve_problem(loaded.problem, loaded.catalog, opts).plan
-    cases = {
-        "H100 -30%": cheaper_gpu(loaded.problem, loaded.catalog, "h100_sxm", 0.7),
-        "demand x2": scaled_demand(loaded.problem, 2.0),
-    }
-    print(f"base: ${base.monthly_cost_usd:,.0f}/month")
-    for name, problem in cases.items():
-        plan = solve_problem(problem, loaded.catalog, opts).plan
-        gpus: dict[str, int] = {}
-        for d in plan.deployments:
-            gpus[d.gpu] = gpus.get(d.gpu, 0) + d.gpus
+    result = optimizer.sweep(path, scenarios=SCENARIOS, jobs=2)
+    rows = {r["scenario"]: r for r in result.records}
+    failed = [r for r in result.records if r["status"] not in ("optimal", "feasible")]
+    for r in failed:
+        print(f"{r['scenario']}: {r['status']}: {r['error']}")
+    if failed:
+        return 1
+    base = rows["base"]["monthly_cost_usd"]
+    print(f"{result.problem}: {len(rows)} scenarios in {result.wall_time_s:.1f} s ({result.executor.name})")
+    for name, r in rows.items():
+        gpus = {k.split(".", 1)[1]: v for k, v in r.items() if k.startswith("gpus.") and v}
+        cost = r["monthly_cost_usd"]
         print(
-            f"{name}: ${plan.monthly_cost_usd:,.0f}/month "
-            f"({plan.monthly_cost_usd / base.monthly_cost_usd - 1:+.1%}); "
-            f"peak GPUs by type {gpus}"
+            f"  {name:18s} ${cost:>12,.0f}/month ({cost / base - 1:+6.1%}); "
+            f"${r['usd_per_million_tokens'] or 0:.3f}/M tokens; peak GPUs {gpus}"
         )
+    if rows["h100_minus_30pct"]["monthly_cost_usd"] == base:
+        used = rows["base"].get(f"gpus.{GPU}", 0)
+        why = "the plan uses no H100s" if not used else "cheaper H100s do not beat the chosen fleet"
+        print(f"  the H100 price drop leaves the cost unchanged: {why}")
     return 0
 
 

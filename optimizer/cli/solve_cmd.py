@@ -11,9 +11,9 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
 from optimizer.cli.validate_cmd import add_catalog_dir_option
 from optimizer.errors import ExitCode, InputError
-from optimizer.loading.problem_file import load_problem
 from optimizer.outputs import check_output_path
 from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--timings", action="store_true", help="print wall time per phase on stderr (never in the plan)"
     )
+    add_override_arguments(p)
     p.set_defaults(func=run_solve)
 
     e = sub.add_parser("explain", help="explain the choices in a plan file")
@@ -68,7 +69,7 @@ def run_solve(args: argparse.Namespace) -> int:
         baselines=not args.no_baselines,
         msg=args.solver_log,
     )
-    loaded = load_problem(args.problem, catalog_dirs=args.catalog_dir)
+    loaded = load_with_overrides(args.problem, args)
     result = solve_problem(loaded.problem, loaded.catalog, opts)
     plan = result.plan
     if args.output is not None:
