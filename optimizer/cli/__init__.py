@@ -20,7 +20,17 @@ from optimizer.outputs import remove_partial_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from optimizer.cli import catalog_cmd, diff_cmd, perf_cmd, plan_cmd, solve_cmd, sweep_cmd, validate_cmd
+    from optimizer.cli import (
+        catalog_cmd,
+        diff_cmd,
+        export_cmd,
+        perf_cmd,
+        plan_cmd,
+        report_cmd,
+        solve_cmd,
+        sweep_cmd,
+        validate_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="optimizer",
@@ -29,7 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (validate_cmd, catalog_cmd, perf_cmd, solve_cmd, plan_cmd, sweep_cmd, diff_cmd):
+    for module in (
+        validate_cmd,
+        catalog_cmd,
+        perf_cmd,
+        solve_cmd,
+        plan_cmd,
+        export_cmd,
+        report_cmd,
+        sweep_cmd,
+        diff_cmd,
+    ):
         module.register(sub)
     return parser
 

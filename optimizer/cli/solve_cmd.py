@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--no-baselines", action="store_true", help="skip the baseline comparisons")
     p.add_argument("--explain", action="store_true", help="also print why each deployment was chosen")
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="no summary on stdout (scripts: use the exit code and -o)"
+    )
     p.add_argument("--solver-log", action="store_true", help="show the solver's log (on stderr)")
     p.add_argument(
         "--timings", action="store_true", help="print wall time per phase on stderr (never in the plan)"
@@ -74,10 +77,14 @@ def run_solve(args: argparse.Namespace) -> int:
     plan = result.plan
     if args.output is not None:
         write_plan(plan, args.output)
-    if args.format == "table":
+    if args.format == "table" and args.quiet:
+        if args.explain:
+            print_explanations(plan, Console(file=sys.stderr, width=160))
+    elif args.format == "table":
         print_summary(plan)
         if args.output is not None:
             print(f"plan written to {args.output}")
+        print(next_steps(args.output))
         if args.explain:
             print_explanations(plan)
     else:  # stdout carries the document alone; everything else goes to stderr
@@ -93,6 +100,19 @@ def run_solve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return int(ExitCode.OK if plan.status == "optimal" else ExitCode.NOT_PROVEN_OPTIMAL)
+
+
+def next_steps(output: Path | None) -> str:
+    """One line telling the user how to turn the plan into deployment files and a report."""
+    if output is None:
+        return (
+            "next steps: solve again with -o plan.yaml, then `optimizer export plan.yaml --to "
+            "vllm|skypilot|kubernetes|csv --out DIR` and `optimizer report plan.yaml --out report.html`"
+        )
+    return (
+        f"next steps: optimizer export {output} --to kubernetes --out deploy/ (or vllm, skypilot, csv, all); "
+        f"optimizer report {output} --out report.html"
+    )
 
 
 def load_plan(path: Path) -> Plan:

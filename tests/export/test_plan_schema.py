@@ -148,3 +148,15 @@ def test_hf_repo_override_is_validated(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "workloads[0].hf_repo.int4_awk" in err and "did you mean 'int4_awq'" in err
+
+
+def test_solve_prints_next_steps_and_quiet_prints_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "plan.yaml"
+    cmd = [sys.executable, "-m", "optimizer", "solve", "tests/data/small.yaml", "--no-baselines"]
+    cmd += ["-o", str(out)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert f"next steps: optimizer export {out} --to kubernetes" in res.stdout
+    assert f"optimizer report {out} --out report.html" in res.stdout
+    res = subprocess.run([*cmd, "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == "" and out.is_file()

@@ -1,0 +1,50 @@
+"""`optimizer report PLAN --out report.html` (or `--format md`): the plan report for people.
+
+HTML (default) is one self-contained page: inline CSS and SVG charts, no scripts, no network. With
+`--format md` the same sections are written as Markdown tables. Without `--out` the report goes to
+stdout (the document alone). Exit 0 ok, 2 for an unreadable or invalid plan or output path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from optimizer.cli.plan_cmd import load_plan_file
+from optimizer.errors import ExitCode, InputError
+from optimizer.outputs import atomic_write_text
+from optimizer.report_doc import render_html, render_markdown
+
+
+def register(sub: Any) -> None:
+    """Add the `report` command to the top-level sub-parsers."""
+    p = sub.add_parser(
+        "report",
+        help="write the plan report (self-contained HTML, or Markdown)",
+        description="Write a report of a plan file: headline cost, cost per million tokens, savings, "
+        "cost breakdown, capacity against demand, sites, latency margins, assumptions and caveats. "
+        "Exit 0 ok, 2 invalid plan or output path.",
+    )
+    p.add_argument("plan", type=Path, help="plan file written by `optimizer solve --output`")
+    p.add_argument("--out", "-o", type=Path, help="write here (default: stdout)")
+    p.add_argument("--format", choices=("html", "md"), help="default: from --out's suffix, else html")
+    p.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    plan = load_plan_file(args.plan)
+    fmt = args.format or ("md" if args.out is not None and args.out.suffix.lower() == ".md" else "html")
+    text = render_markdown(plan) if fmt == "md" else render_html(plan)
+    if args.out is None:
+        sys.stdout.write(text)
+        return int(ExitCode.OK)
+    if args.out.is_dir():
+        raise InputError(f"--out {args.out}: is a folder; name a file such as report.{fmt}")
+    try:
+        atomic_write_text(args.out, text)
+    except OSError as exc:
+        raise InputError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
+    print(f"report written to {args.out}", file=sys.stderr)
+    return int(ExitCode.OK)
