@@ -19,6 +19,7 @@ leaves nothing:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ class ConfigFacts:
     """Idle-replica (or measured) server-side TTFT; None when it does not fit."""
     tpot_over: str | None
     """Why the best TPOT misses the limit (None: it meets it)."""
+    tpot_ms: float | None = None
+    """The best TPOT (idle replica, or the measured / estimated one at the measured load)."""
 
 
 def config_facts(
@@ -68,7 +71,7 @@ def config_facts(
                 out.append(ConfigFacts(c, True, None, 0.0, b.ttft_ms, None))
                 continue
             if b.rule is Rule.TPOT:
-                out.append(ConfigFacts(c, True, None, 0.0, b.best_ttft_ms, b.reason))
+                out.append(ConfigFacts(c, True, None, 0.0, b.best_ttft_ms, b.reason, b.best_tpot_ms))
                 continue
             if b.rule is Rule.TTFT:
                 out.append(ConfigFacts(c, True, None, 0.0, b.best_ttft_ms, None))
@@ -85,10 +88,15 @@ def config_facts(
         for (_, shape), r in zip(g.shapes, results, strict=True):
             limit = g.tpot_limit_ms(shape)
             if limit is not None and r.idle_tpot_ms is not None and r.idle_tpot_ms > limit:
-                tpot_over = f"{r.idle_tpot_ms:.1f} ms > limit {limit:g} ms"
+                tpot_over = f"idle-replica TPOT {r.idle_tpot_ms:.1f} ms > limit {limit:g} ms"
                 break
         ttfts = [r.idle_ttft_ms for r in results if r.idle_ttft_ms is not None]
-        out.append(ConfigFacts(c, True, None, 0.0, max(ttfts) if ttfts else None, tpot_over))
+        tpots = [r.idle_tpot_ms for r in results if r.idle_tpot_ms is not None]
+        out.append(
+            ConfigFacts(
+                c, True, None, 0.0, max(ttfts) if ttfts else None, tpot_over, max(tpots) if tpots else None
+            )
+        )
     return out
 
 
@@ -101,24 +109,22 @@ def _no_config(g: WorkloadGrid, catalog: Catalog, offers: OfferTable) -> tuple[R
     gpus = sorted(offers.gpus)
     runnable = {gid: allowed_precisions(w, catalog, offers.gpus[gid]) for gid in gpus}
     if not any(runnable.values()):
-        listed = (
-            f"listed precisions {', '.join(w.precisions)}"
-            if w.precisions is not None
-            else "catalog precisions"
-        )
-        ok = sorted(
-            {p.id for gid in gpus for p in catalog.precisions() if catalog.supports(offers.gpus[gid], p)},
-        )
-        best = max(
-            (p for gid in gpus for p in catalog.precisions() if catalog.supports(offers.gpus[gid], p)),
-            key=lambda p: p.relative_accuracy,
-            default=None,
-        )
-        best_s = f"; the most accurate they run is {best.id} ({best.relative_accuracy:g})" if best else ""
+        listed = w.precisions is not None
+        considered = [catalog.precision(p) for p in w.precisions] if w.precisions is not None else []
+        considered = considered or list(catalog.precisions())
+        meeting = [p for p in considered if p.relative_accuracy >= w.min_quality]
+        kind = "listed" if listed else "catalog"
+        if not meeting:
+            best = max(considered, key=lambda p: p.relative_accuracy)
+            return (
+                Rule.QUALITY,
+                f"min_quality {w.min_quality:g} excludes every {kind} precision (the most accurate, "
+                f"{best.id}, has relative accuracy {best.relative_accuracy:g})",
+            )
         return (
             Rule.QUALITY,
-            f"min_quality {w.min_quality:g} with {listed}: none runs on the offered GPUs "
-            f"({', '.join(gpus)}; they run {', '.join(ok) or 'nothing'}){best_s}",
+            f"the {kind} precisions meeting min_quality {w.min_quality:g} "
+            f"({', '.join(p.id for p in meeting)}) run on none of the offered GPUs ({', '.join(gpus)})",
         )
     degrees = ", ".join(str(t) for t in (w.tensor_parallel or ()))
     limits = ", ".join(
@@ -159,7 +165,11 @@ def region_finding(
     allowed = [s for s in placed if site_allowed(problem, w, s, region)]
     if not allowed:
         juris = next((r.jurisdiction for r in problem.user_regions if r.id == region), None)
-        need = f"jurisdiction {juris!r}" if w.residency == "user_region" else f"jurisdictions {w.residency}"
+        need = (
+            f"jurisdiction {juris!r} (user_region)"
+            if w.residency == "user_region"
+            else f"jurisdiction {' or '.join(repr(j) for j in w.residency or ())}"
+        )
         return finding(
             Rule.RESIDENCY,
             f"residency needs {need}; sites reachable from {region!r}: "
@@ -194,11 +204,16 @@ def region_finding(
     hosted = [(s, f) for s in reach for f in facts if offers.hosts(s.id, f.config.gpu.id, f.config.tp)]
     if not hosted:
         sold = sorted({gid for (sid, gid) in offers.priced if sid in {s.id for s in reach}})
+        sites = ", ".join(s.id for s in reach)
+        if not sold:
+            return finding(
+                Rule.OFFERS,
+                f"sites within reach of {region!r} ({sites}) price no GPU under the allowed purchase options",
+            )
         return finding(
             Rule.OFFERS,
-            f"sites within reach of {region!r} ({', '.join(s.id for s in reach)}) offer "
-            f"{', '.join(sold) or 'no GPU'}, which host no configuration of the workload "
-            "(GPU type or instance size for the tensor-parallel degree)",
+            f"sites within reach of {region!r} ({sites}) offer {', '.join(sold)}, which host none of the "
+            "workload's configurations (GPU type, or instances smaller than the tensor-parallel degree)",
         )
     fitting = [(s, f) for s, f in hosted if f.fits]
     if not fitting:
@@ -210,11 +225,10 @@ def region_finding(
         )
     meeting = [(s, f) for s, f in fitting if f.tpot_over is None]
     if not meeting:
-        best_t = fitting[0][1]
+        best_t = min((f for _, f in fitting), key=lambda f: f.tpot_ms if f.tpot_ms is not None else math.inf)
         return finding(
             Rule.TPOT,
-            f"no fitting configuration meets the TPOT limit even idle; e.g. {best_t.config.label}: "
-            f"{best_t.tpot_over}",
+            f"no fitting configuration meets the TPOT limit; best: {best_t.config.label}: {best_t.tpot_over}",
         )
     s_best, f_best = min(meeting, key=lambda sf: rtt[(region, sf[0].id)] + (sf[1].ttft_ms or 0.0))
     total = rtt[(region, s_best.id)] + (f_best.ttft_ms or 0.0)

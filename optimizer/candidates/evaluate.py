@@ -226,6 +226,13 @@ def model_band(
     return Admitted(rps, out_tok, ttft, tpot, res[0][1].capacity)
 
 
+def _source(measured: float | None, key: str, rps: float) -> str:
+    """Where a measured configuration's latency came from, for messages."""
+    if measured is not None:
+        return "measured"
+    return f"model estimate at the measured {rps:.3g} req/s; state {key} in the measurement if measured"
+
+
 def measured_band(
     g: WorkloadGrid,
     c: Config,
@@ -270,12 +277,14 @@ def measured_band(
             measured=True,
         )
     if budget is not None and ttft > budget:
-        reason = f"measured TTFT {ttft:g} ms > server budget {budget:g} ms"
+        src = _source(m.ttft_ms, "ttft_ms", rps)
+        reason = f"TTFT {ttft:.4g} ms ({src}) > server budget {budget:g} ms"
         return Rejected(Rule.TTFT, reason, ttft, tpot, measured=True)
     limit = g.tpot_limit_ms(shape)
     if limit is not None and tpot > limit:
+        src = _source(m.tpot_ms, "tpot_ms", rps)
         return Rejected(
-            Rule.TPOT, f"measured TPOT {tpot:g} ms > limit {limit:g} ms", ttft, tpot, measured=True
+            Rule.TPOT, f"TPOT {tpot:.4g} ms ({src}) > limit {limit:g} ms", ttft, tpot, measured=True
         )
     batch = math.ceil(rps * (ttft + max(shape.output_tokens - 1.0, 0.0) * tpot) / 1e3 - 1e-9)
     return Admitted(

@@ -129,6 +129,14 @@ class Predicted(Frozen):
     max_batch: int
     memory_gb_per_gpu: float
     measured: bool = False
+    model_capacity_rps: float | None = None
+    """Measured only: the performance model's own capacity at the same targets (None: the model
+    says this configuration cannot meet them)."""
+    model_ttft_ms: float | None = None
+    """Measured only: the model's server-side TTFT, at its own operating point or, where it has
+    none, at the measured load (None: it predicts an overloaded or non-fitting replica)."""
+    model_tpot_ms: float | None = None
+    """Measured only: the model's TPOT (as model_ttft_ms)."""
 
 
 class Deployment(Frozen):
