@@ -3,10 +3,10 @@
     python benchmarks/bench_candidates.py [--repeat 3] [--large] [problems/edge_hybrid.yaml ...]
 
 For each problem (default: every problems/*.yaml; `--large` adds a seeded synthetic problem of
-10 workloads, 6 regions, 20 sites and 12 GPU types): the median wall time of a cold
-`build_candidates` (fresh evaluation cache), of a re-build that re-uses the evaluation table (what
-a price or demand what-if costs), the number of scalar `Server.steady` and `Replica.step` calls of
-one cold build, and the candidate counts.
+10 workloads, 6 regions, 20 sites and 12 GPU types): the median wall and CPU time of a cold
+`build_candidates` (fresh evaluation cache), the wall time of a re-build that re-uses the
+evaluation table (what a price or demand what-if costs), the number of scalar `Server.steady` and
+`Replica.step` calls of one cold build, configuration-bands evaluated and candidates kept.
 """
 
 from __future__ import annotations

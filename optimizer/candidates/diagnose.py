@@ -9,12 +9,14 @@ leaves nothing:
 1. network latency: some site lists a round trip to the region;
 2. placement: the policy (centralized / edge) allows some of those sites;
 3. residency: the data-residency rule allows some of those;
-4. TTFT target: some allowed site's round trip alone is below the target;
-5. offers / quality floor / parallelism: some configuration exists and a reachable site hosts it;
-6. memory fit: some hosted configuration fits;
-7. TPOT target: some fitting configuration's idle replica meets the TPOT limit;
-8. TTFT target (incl. network RTT): the best round trip + idle server TTFT over hosted, fitting,
-   TPOT-meeting configurations, against the target (measured values where measured).
+4. GPU offers / precision-quality floor / tensor-parallel degree: the workload has some
+   configuration at all (a priced GPU, a precision meeting min_quality that it runs, a TP degree);
+5. TTFT target: some allowed site's round trip alone is below the target;
+6. GPU offers: a site within reach hosts some configuration (GPU type, instance size);
+7. memory fit: some hosted configuration fits;
+8. TPOT target: some fitting configuration meets the TPOT limit (idle replica, or measured);
+9. TTFT target (incl. network RTT): the best round trip + server TTFT (idle replica, or measured)
+   over hosted, fitting, TPOT-meeting configurations, against the target.
 """
 
 from __future__ import annotations

@@ -46,14 +46,15 @@ class EvaluationCache:
 
     >>> cache = EvaluationCache()                                          # doctest: +SKIP
     >>> a = build_candidates(problem, catalog, cache=cache)                # doctest: +SKIP
+    >>> before = cache.misses                                              # doctest: +SKIP
     >>> b = build_candidates(cheaper_h100s, catalog, cache=cache)          # doctest: +SKIP
-    >>> cache.misses_last                                                  # doctest: +SKIP
+    >>> cache.misses - before                                              # doctest: +SKIP
     0
 
-    Keys are `CapacityQuery` values (model, GPU and precision specs, TP, request shape, TTFT and
-    TPOT targets, draft); the calibration is fixed per cache (`params`). The cache grows with the
-    distinct queries it has answered and is never evicted: keep one per problem family (a what-if
-    sweep, a solve and its baselines) and drop it with them.
+    Keys are `CapacityQuery` values (model, GPU and precision specs, draft, TP / DP / EP degrees,
+    request shape, TTFT and TPOT targets); the calibration is fixed per cache (`params`). The cache
+    grows with the distinct queries it has answered and is never evicted: keep one per problem
+    family (a what-if sweep, a solve and its baselines) and drop it with them.
     """
 
     def __init__(self, params: CalibrationParams | None = None) -> None:
@@ -185,15 +186,16 @@ def evaluate_grids(
     return out
 
 
-def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> tuple[float, float, float, float]:
+def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> Admitted:
     """Histogram shapes: per-request times add, so rps = 1 / sum(share_i / rps_i); out tokens/s =
-    rps x sum(share_i x tok_i / rps_i); latency = worst bin. Returns (rps, out tok/s, ttft, tpot)."""
+    rps x sum(share_i x tok_i / rps_i); latency = worst bin; memory and batch of the first bin."""
     inv = sum(share / r.capacity.requests_per_s for share, r in caps)
     rps = 1.0 / inv
     out_tok = (
         sum(share * r.capacity.output_tokens_per_s / r.capacity.requests_per_s for share, r in caps) * rps
     )
-    return rps, out_tok, max(r.capacity.ttft_ms for _, r in caps), max(r.capacity.tpot_ms for _, r in caps)
+    ttft = max(r.capacity.ttft_ms for _, r in caps)
+    return Admitted(rps, out_tok, ttft, max(r.capacity.tpot_ms for _, r in caps), caps[0][1].capacity)
 
 
 def rejection(g: WorkloadGrid, budget: float | None, shape: Shape, res: SearchOutcome) -> Rejected:
@@ -222,8 +224,7 @@ def model_band(
     for (_, shape), (_, r) in zip(g.shapes, res, strict=True):
         if not r.capacity.fits or r.capacity.requests_per_s <= 0:
             return rejection(g, budget, shape, r)
-    rps, out_tok, ttft, tpot = mixture(res)
-    return Admitted(rps, out_tok, ttft, tpot, res[0][1].capacity)
+    return mixture(res)
 
 
 def _source(measured: float | None, key: str, rps: float) -> str:
