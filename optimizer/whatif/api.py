@@ -188,6 +188,7 @@ def make_tasks(
                 options=options,
                 keep_plan=keep_plans,
                 edited=bool(s.overrides),
+                catalog_dirs=source.catalog_dirs,
             )
         )
     return tasks
