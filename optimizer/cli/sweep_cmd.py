@@ -340,6 +340,16 @@ def run_sweep(args: argparse.Namespace) -> int:
         from optimizer.report import make_console
 
         make_console().print(summary_table(result))
+    if args.format != "table":
+        counts: dict[str, int] = {}
+        for r in result.records:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        shown = ", ".join(f"{n} {status}" for status, n in counts.items())
+        print(
+            f"{len(result.records)} scenarios ({shown}) in {result.wall_time_s:.1f} s on "
+            f"{result.executor.workers} {result.executor.name} worker(s)",
+            file=sys.stderr,
+        )
     if written:
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     ok = all(r["status"] == "optimal" for r in result.records)
