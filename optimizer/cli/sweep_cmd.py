@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from optimizer.cli.validate_cmd import add_catalog_dir_option
 from optimizer.errors import ExitCode, InputError
 from optimizer.loading.problem_file import LoadedProblem
 from optimizer.pipeline import SolveOptions
@@ -112,6 +113,7 @@ def load_with_overrides(path: Path, args: argparse.Namespace) -> LoadedProblem:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("problem", type=Path, help="problem YAML file")
+    add_catalog_dir_option(p)
     p.add_argument(
         "--vary",
         action="append",
@@ -279,7 +281,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         raise InputError(f"--chart-format: unknown format {bad[0]!r}; use png and/or svg")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise InputError(f"--out {args.out} is a file; give a folder for the results")
-    source = read_source(args.problem)
+    source = read_source(args.problem, args.catalog_dir)
     scenarios = _scenarios(args)
     err = Console(stderr=True)
     show_bar = not args.no_progress and err.is_terminal
@@ -338,6 +340,16 @@ def run_sweep(args: argparse.Namespace) -> int:
         from optimizer.report import make_console
 
         make_console().print(summary_table(result))
+    if args.format != "table":
+        counts: dict[str, int] = {}
+        for r in result.records:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        shown = ", ".join(f"{n} {status}" for status, n in counts.items())
+        print(
+            f"{len(result.records)} scenarios ({shown}) in {result.wall_time_s:.1f} s on "
+            f"{result.executor.workers} {result.executor.name} worker(s)",
+            file=sys.stderr,
+        )
     if written:
         print(f"wrote {len(written)} files to {args.out}", file=sys.stderr)
     ok = all(r["status"] == "optimal" for r in result.records)

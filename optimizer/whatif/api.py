@@ -188,6 +188,7 @@ def make_tasks(
                 options=options,
                 keep_plan=keep_plans,
                 edited=bool(s.overrides),
+                catalog_dirs=source.catalog_dirs,
             )
         )
     return tasks
@@ -208,6 +209,8 @@ def _columns(parameters: Sequence[str], outcomes: Sequence[ScenarioOutcome]) -> 
 def _record(
     scenario: Scenario, outcome: ScenarioOutcome, parameters: Sequence[str], columns: Sequence[str]
 ) -> dict[str, Any]:
+    """One row: the scenario's parameters and figures; a solved scenario has 0 (not empty) for a GPU
+    type or purchase option it does not use, a failed one has empty figures and its `error`."""
     rec: dict[str, Any] = {"scenario": scenario.name}
     for p in parameters:
         rec[p] = scenario.params.get(p)
@@ -215,11 +218,8 @@ def _record(
         if c in rec or c in TIMING_COLUMNS:
             continue
         value = outcome.figures.get(c)
-        if (value is None and outcome.ok and c.startswith(GROUP_PREFIXES)) or (
-            value is None and c == "gpus" and outcome.ok
-        ):
-            value = 0
-        rec[c] = value
+        counted = c == "gpus" or c.startswith(GROUP_PREFIXES)
+        rec[c] = 0 if value is None and counted and outcome.ok else value
     rec["wall_s"] = outcome.wall_s
     return rec
 

@@ -18,6 +18,7 @@ from typing import Any
 from optimizer.whatif.api import SweepResult
 
 FORMATS: tuple[str, ...] = ("png", "svg")
+COST_LEGEND = "monthly cost (objective: spend + any shortfall penalty)"
 MAX_SERIES = 10
 """Most lines drawn on one chart (further combinations are left out, and the legend says so)."""
 
@@ -89,7 +90,7 @@ def cost_chart(result: SweepResult, out: Path, formats: Sequence[str] = FORMATS)
     if x is not None and _numeric([r.get(x) for r in result.records]):
         series = _series(result, x, "monthly_cost_usd")
         for legend, xs, ys in series[:MAX_SERIES]:
-            ax.plot(xs, ys, marker="o", label=f"cost, {legend}" if len(series) > 1 else "monthly cost")
+            ax.plot(xs, ys, marker="o", label=f"cost, {legend}" if len(series) > 1 else COST_LEGEND)
         if any(r.get("monthly_spend_usd") != r.get("monthly_cost_usd") for r in solved):
             for legend, xs, ys in _series(result, x, "monthly_spend_usd")[:MAX_SERIES]:
                 ax.plot(
@@ -108,7 +109,10 @@ def cost_chart(result: SweepResult, out: Path, formats: Sequence[str] = FORMATS)
         ax.set_xlabel("scenario")
         ax.tick_params(axis="x", rotation=30)
     ax.set_ylabel("monthly cost (USD per month)")
-    ax.set_title(f"{result.problem}: monthly cost by scenario")
+    against = (
+        f"against {x}" if x is not None and _numeric([r.get(x) for r in result.records]) else "by scenario"
+    )
+    ax.set_title(f"{result.problem}: monthly cost {against}")
     ax.grid(True, alpha=0.3)
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _p: f"${v:,.0f}"))
     ax.legend(fontsize="small")

@@ -52,6 +52,8 @@ class ScenarioTask:
     options: SolveOptions
     keep_plan: bool = False
     edited: bool = True
+    catalog_dirs: tuple[str, ...] = ()
+    """Extra folders the problem's catalog files may lie in."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,12 @@ def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
     t0 = time.perf_counter()
     plan_data: dict[str, Any] | None = None
     try:
-        source = ProblemSource(data=task.data, filename=task.filename, base_dir=Path(task.base_dir))
+        source = ProblemSource(
+            data=task.data,
+            filename=task.filename,
+            base_dir=Path(task.base_dir),
+            catalog_dirs=task.catalog_dirs,
+        )
         loaded = validate_document(source, task.data, edited=task.edited)
         result = solve_problem(loaded.problem, loaded.catalog, task.options)
         figures: dict[str, Any] = plan_row(result.plan)

@@ -161,3 +161,19 @@ def test_solve_with_overrides_and_diff(tmp_path, capsys) -> None:
     assert main(["diff", str(a), str(a)]) == 0
     assert "identical" in capsys.readouterr().out
     assert main(["diff", str(a), str(DATA / "small.yaml")]) == 2
+
+
+def test_sweep_catalog_files_outside_the_folder_need_catalog_dir(tmp_path, capsys) -> None:
+    shared, proj = tmp_path / "shared", tmp_path / "proj"
+    shared.mkdir()
+    proj.mkdir()
+    (shared / "gpus.yaml").write_text("gpus:\n  - id: l4\n    memory_gb: 24\n")
+    problem = proj / "p.yaml"
+    problem.write_text(STARTUP.read_text() + "\ncatalog:\n  files: ['../shared/gpus.yaml']\n")
+    args = ["sweep", str(problem), "--scale-demand", "0.5,1", "--format", "json", "--no-progress"]
+    assert main(args) == 2
+    assert "--catalog-dir" in capsys.readouterr().err
+    # the allowed folder reaches the worker processes too
+    assert main([*args, "--catalog-dir", str(shared), "--jobs", "2"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in doc["rows"]] == ["optimal", "optimal"]

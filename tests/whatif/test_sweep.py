@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 
 import pytest
 import yaml
@@ -142,14 +144,34 @@ def test_scenarios_file(tmp_path) -> None:
 
 
 def test_executors_give_identical_results() -> None:
-    """Serial, worker processes and a local Dask cluster run the same scenarios to the same rows."""
-    pytest.importorskip("distributed")
+    """Serial, worker processes, and Dask on a local cluster started here (reached by its scheduler
+    address, as a remote cluster would be) run the same scenarios to the same rows."""
+    distributed = pytest.importorskip("distributed")
     kwargs = {"scale_demand": [0.5, 2.0], "scale_price": {"l4": [0.6]}}
     serial = sweep(STARTUP, executor="serial", **kwargs)
     process = sweep(STARTUP, executor="process", jobs=2, **kwargs)
-    dask = sweep(STARTUP, executor="dask", jobs=1, **kwargs)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+    ) as cluster:
+        dask = sweep(STARTUP, executor="dask", scheduler=cluster.scheduler_address, **kwargs)
     assert len(serial.records) == 2
     assert process.executor.name == "process" and process.executor.workers == 2
-    assert dask.executor.name == "dask"
+    assert dask.executor.name == "dask" and dask.executor.workers == 1
     assert process.reproducible_records() == serial.reproducible_records()
     assert dask.reproducible_records() == serial.reproducible_records()
+
+
+def test_dask_local_cluster_from_the_cli(tmp_path, capsys) -> None:
+    """Without --scheduler the sweep starts (and stops) its own local cluster."""
+    pytest.importorskip("distributed")
+    from optimizer.cli import main
+
+    code = main(
+        ["sweep", str(STARTUP), "--scale-demand", "0.5", "--executor", "dask", "--jobs", "1",
+         "--format", "json", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["executor"] == {"name": "dask", "workers": 1}
+    assert doc["rows"][0]["status"] == "optimal"
+    assert main(["sweep", str(STARTUP), "--scale-demand", "1", "--scheduler", "tcp://127.0.0.1:1"]) == 2
