@@ -106,6 +106,10 @@ def build_plan(
                     max_batch=ci.max_batch,
                     memory_gb_per_gpu=ci.memory_gb_per_gpu,
                     measured=ci.measured,
+                    model_capacity_rps=ci.model_capacity_rps if ci.measured else None,
+                    model_ttft_ms=ci.model_ttft_ms if ci.measured else None,
+                    model_tpot_ms=ci.model_tpot_ms if ci.measured else None,
+                    model_note=ci.model_note if ci.measured else None,
                 ),
                 engine=Engine(
                     tensor_parallel_size=ci.tensor_parallel,
@@ -427,6 +431,9 @@ def explain(plan: Plan, cset: CandidateSet, top: int = 3) -> list[Explanation]:
             capacity_rps=ci.capacity_rps,
             ttft_ms=ci.ttft_ms,
             serves_regions=sorted(serves[(cid, site)]),
+            measured=ci.measured,
+            model_capacity_rps=ci.model_capacity_rps if ci.measured else None,
+            model_ttft_ms=ci.model_ttft_ms if ci.measured else None,
         )
 
     out: list[Explanation] = []

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optimizer.outputs import atomic_write_text
-from optimizer.schema.plan import Plan
+from optimizer.schema.plan import Alternative, Plan
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -159,6 +159,15 @@ def print_summary(plan: Plan, console: Console | None = None) -> None:
     )
 
 
+def _model_estimate(a: Alternative) -> str:
+    """'-' for modelled figures; for measured ones the performance model's own capacity and TTFT."""
+    if not a.measured:
+        return "-"
+    cap = "cannot meet targets" if a.model_capacity_rps is None else f"{a.model_capacity_rps:.2f} rps"
+    ttft = "" if a.model_ttft_ms is None else f", {a.model_ttft_ms:.0f} ms"
+    return f"measured; model: {cap}{ttft}"
+
+
 def print_explanations(plan: Plan, console: Console | None = None) -> None:
     """Why each deployment: its cost per unit capacity against the runners-up at the same site."""
     con = console or make_console()
@@ -177,6 +186,7 @@ def print_explanations(plan: Plan, console: Console | None = None) -> None:
             "USD per rps-hour",
             "rps/replica",
             "TTFT ms",
+            "model estimate",
             "serves",
         ):
             t.add_column(col)
@@ -191,6 +201,7 @@ def print_explanations(plan: Plan, console: Console | None = None) -> None:
                 f"{a.usd_per_rps_hour:.4f}",
                 f"{a.capacity_rps:.2f}",
                 f"{a.ttft_ms:.0f}",
+                _model_estimate(a),
                 ",".join(a.serves_regions),
             )
         con.print(t)

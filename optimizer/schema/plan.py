@@ -137,6 +137,8 @@ class Predicted(Frozen):
     none, at the measured load (None: it predicts an overloaded or non-fitting replica)."""
     model_tpot_ms: float | None = None
     """Measured only: the model's TPOT (as model_ttft_ms)."""
+    model_note: str | None = None
+    """Measured only: why the performance model alone would not admit this configuration."""
 
 
 class Deployment(Frozen):
@@ -276,6 +278,12 @@ class Alternative(Frozen):
     ttft_ms: float
     serves_regions: list[str]
     """User regions this configuration at this site can serve within the TTFT target."""
+    measured: bool = False
+    """capacity_rps and ttft_ms come from the user's measurement, not the performance model."""
+    model_capacity_rps: float | None = None
+    """Measured only: the performance model's own capacity (None: it says the targets are missed)."""
+    model_ttft_ms: float | None = None
+    """Measured only: the performance model's own server-side TTFT, ms."""
 
 
 class Explanation(Frozen):

@@ -136,3 +136,21 @@ def test_measured_where_the_model_agrees_keeps_the_models_figures_beside() -> No
         assert c.model_note is None
     unmeasured = [c for c in measured.info.values() if not c.measured]
     assert unmeasured and all(c.model_capacity_rps == c.capacity_rps for c in unmeasured)
+
+
+def test_plan_and_explain_show_the_models_estimate_beside_the_measurement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan.yaml"
+    assert main(["solve", str(_write(tmp_path, [MEASURED])), "--output", str(out), "--no-baselines"]) == 0
+    plan = Plan.model_validate(yaml.safe_load(out.read_text(encoding="utf-8")))
+    (d, *_) = plan.deployments
+    assert d.predicted.measured and d.predicted.ttft_ms == 300.0
+    assert d.predicted.model_ttft_ms is not None and d.predicted.model_ttft_ms > 1000.0
+    assert d.predicted.model_capacity_rps is None and d.predicted.model_note
+    chosen = plan.explanations[0].chosen
+    assert chosen.measured and chosen.model_ttft_ms == d.predicted.model_ttft_ms
+    capsys.readouterr()
+    assert main(["explain", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "measured; model: cannot meet targets" in text
