@@ -612,12 +612,15 @@ def check_placement_and_latency(ctx: _Context, workload: Workload, prefix: str) 
             continue  # a region no site lists is reported on user_regions
         rtt, site_id = min(rtts)
         if ttft is not None and ttft <= rtt:
-            ctx.error(
+            # Not invalid input but an infeasibility (exit 3 from `solve`, naming the TTFT rule),
+            # unless serverless or shortfall may take that region's traffic.
+            ctx.warn(
                 f"{prefix}.slo.ttft_ms",
-                f"ttft_ms {ttft:g} cannot be met for workload {workload.id!r} in region {region!r}: "
-                f"the nearest site ({site_id}) is {rtt:g} ms away round trip, "
-                "leaving no time to compute the first token; "
-                f"raise ttft_ms well above {rtt:g} ms or add a site closer to {region}",
+                f"ttft_ms {ttft:g} cannot be met by any site for workload {workload.id!r} in region "
+                f"{region!r}: the nearest site ({site_id}) is {rtt:g} ms away round trip, leaving no "
+                "time to compute the first token; only serverless or shortfall can take that traffic "
+                f"(otherwise the problem is infeasible); raise ttft_ms well above {rtt:g} ms or add a "
+                f"site closer to {region}",
             )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from optimizer.catalog import default_catalog
+from optimizer.cli import main
 from optimizer.errors import InputError
 from optimizer.loading.problem_file import parse_problem_text
 from optimizer.loading.semantic import check_problem
@@ -246,10 +248,24 @@ def test_audio_fields_and_speech_models(base_data: Data, dump: Dump) -> None:
 
 
 def test_latency_target_below_every_round_trip(base_data: Data, dump: Dump) -> None:
+    """Not invalid input but an infeasibility: a located warning here, exit 3 from `solve` (the
+    candidate stage names the TTFT rule) unless serverless or shortfall may take the traffic."""
     base_data["sites"][1]["latency_ms"]["eu_west"] = 150
     workload(base_data)["slo"]["ttft_ms"] = 85
-    message = errors(base_data, dump)["workloads[0].slo.ttft_ms"]
+    message = warnings(base_data, dump)["workloads[0].slo.ttft_ms"]
     assert "region 'eu_west'" in message and "us_site" in message and "90 ms" in message
+
+
+def test_ttft_below_every_round_trip_is_infeasible_exit_3_naming_ttft(
+    base_data: Data, dump: Dump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base_data["sites"][1]["latency_ms"]["eu_west"] = 150
+    workload(base_data)["slo"]["ttft_ms"] = 85
+    path = tmp_path / "p.yaml"
+    path.write_text(dump(base_data), encoding="utf-8")
+    assert main(["solve", str(path), "--no-baselines"]) == 3
+    err = capsys.readouterr().err
+    assert "TTFT" in err and "eu_west" in err and "TPOT" not in err.split("TTFT")[0]
 
 
 def test_latency_check_ignores_regions_without_demand(base_data: Data, dump: Dump) -> None:
