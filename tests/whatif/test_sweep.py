@@ -87,16 +87,21 @@ def test_budget_frontier_served_share_is_non_decreasing(budget_frontier) -> None
 
 
 def test_failing_scenarios_are_reported_in_their_rows() -> None:
-    # 10 ms cannot be met (the network round trip alone is 25 ms): a validation error, in its row
+    # 10 ms cannot be met (the network round trip alone is 25 ms): infeasible, naming the TTFT
+    # rule, in its row; 1000 ms within a $500 budget and no shortfall: infeasible, in its row.
     result = sweep(
         STARTUP,
         vary=["workloads.free_tier.slo.ttft_ms=10,1000"],
-        overrides=["policy.shortfall.allowed=false", "policy.budget_usd_per_month=500"],
+        overrides=[
+            "policy.shortfall.allowed=false",
+            "policy.budget_usd_per_month=500",
+            "workloads.free_tier.serverless.allowed=false",
+        ],
         executor="serial",
     )
-    bad, infeasible = result.records
-    assert bad["status"] == "invalid_input" and "ttft_ms 10 cannot be met" in bad["error"]
-    assert bad["monthly_cost_usd"] is None
+    unreachable, infeasible = result.records
+    assert unreachable["status"] == "infeasible" and "TTFT" in unreachable["error"]
+    assert unreachable["monthly_cost_usd"] is None
     assert infeasible["status"] == "infeasible" and infeasible["error"]
 
 
