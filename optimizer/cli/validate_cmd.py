@@ -20,6 +20,7 @@ from typing import Any
 
 from optimizer.errors import ExitCode, InputError, InputIssue
 from optimizer.loading.catalog_files import CATALOG_DIR_HELP
+from optimizer.loading.messages import format_number
 from optimizer.loading.problem_file import load_problem
 from optimizer.schema.problem import SCHEMA_VERSION, Problem
 
@@ -148,7 +149,7 @@ _ID_PATTERN = "^[a-z][a-z0-9_]*$"
 
 
 def _fmt_number(value: float) -> str:
-    return f"{value:g}"
+    return format_number(value)
 
 
 def _type_text(s: dict[str, Any]) -> str:
@@ -188,6 +189,10 @@ def _type_text(s: dict[str, Any]) -> str:
             return f"{word} in [{_fmt_number(low)}, {_fmt_number(high)}]"
         if xlow is not None and xhigh is not None:
             return f"{word} in ({_fmt_number(xlow)}, {_fmt_number(xhigh)})"
+        if xlow is not None and high is not None:
+            return f"{word} in ({_fmt_number(xlow)}, {_fmt_number(high)}]"
+        if low is not None and xhigh is not None:
+            return f"{word} in [{_fmt_number(low)}, {_fmt_number(xhigh)})"
         if low is not None:
             bounds.append(f"≥ {_fmt_number(low)}")
         if xlow is not None:

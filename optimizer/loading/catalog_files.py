@@ -34,6 +34,14 @@ class CatalogPathError(ValueError):
     """A `catalog.files` entry that may not or cannot be read; the message says why and what to do."""
 
 
+def _exists(path: Path) -> bool:
+    """Whether anything is at `path` (a name the system cannot even look up counts as nothing)."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or path.is_relative_to(folder)
 
@@ -109,7 +117,7 @@ def extend_with_files(
             issues.append(InputIssue(at.path, str(exc), at.line, at.file))
             continue
         shown = str(path)
-        if not path.exists():
+        if not _exists(path):
             message = (
                 f"catalog file {name!r} not found (looked for {path}); paths are relative to the problem file"
             )

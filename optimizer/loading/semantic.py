@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from optimizer.errors import InputIssue
-from optimizer.loading.messages import MAX_ISSUES, did_you_mean
+from optimizer.loading.messages import MAX_ISSUES, did_you_mean, format_number
 from optimizer.schema.problem import GpuOffer, Problem, PurchaseOption, Site, Workload
+from optimizer.schema.types import MAX_REQUESTS_PER_DAY, MAX_TOKENS_PER_DAY
 
 if TYPE_CHECKING:
     from optimizer.catalog import Catalog, GpuSpec, ModelSpec
@@ -78,6 +79,7 @@ def check_problem(problem: Problem, catalog: Catalog) -> SemanticReport:
         prefix = f"workloads[{w}]"
         check_workload_models(ctx, w, workload, prefix)
         check_demand(ctx, w, workload, prefix)
+        check_volume(ctx, workload, prefix)
         check_request(ctx, w, workload, prefix)
         check_precisions(ctx, workload, prefix)
         check_placement_and_latency(ctx, workload, prefix)
@@ -477,6 +479,47 @@ def check_demand(ctx: _Context, w: int, workload: Workload, prefix: str) -> None
     if weights and not any(v > 0 for v in weights):
         ctx.error(
             f"{path}.profile", "every profile weight is 0; give positive weights where there is traffic"
+        )
+
+
+def daily_volume(workload: Workload) -> tuple[float, float]:
+    """(requests, tokens) per day a workload's demand amounts to, whichever volume it states.
+
+    requests = requests_per_day, or output_tokens_per_day / mean output tokens, or
+    audio_hours_per_day x 3600 / audio_seconds; tokens = requests x (mean input + mean output tokens).
+    """
+    d, r = workload.demand, workload.request
+    if d.requests_per_day is not None:
+        requests = d.requests_per_day
+    elif d.output_tokens_per_day is not None:
+        requests = d.output_tokens_per_day / max(r.mean_output_tokens, 1.0)
+    elif d.audio_hours_per_day is not None and r.audio_seconds:
+        requests = d.audio_hours_per_day * 3600.0 / r.audio_seconds
+    else:
+        return 0.0, 0.0
+    return requests, requests * (r.mean_input_tokens + r.mean_output_tokens)
+
+
+def check_volume(ctx: _Context, workload: Workload, prefix: str) -> None:
+    """The demand is within the documented bounds once converted: requests per day <=
+    MAX_REQUESTS_PER_DAY and tokens per day (requests x tokens per request) <= MAX_TOKENS_PER_DAY."""
+    requests, tokens = daily_volume(workload)
+    d = workload.demand
+    given = next(
+        (k for k in ("requests_per_day", "output_tokens_per_day", "audio_hours_per_day") if getattr(d, k)), ""
+    )
+    path = f"{prefix}.demand.{given}" if given else f"{prefix}.demand"
+    if requests > MAX_REQUESTS_PER_DAY:
+        ctx.error(
+            path,
+            f"this demand amounts to {requests:.3g} requests per day, more than the limit of "
+            f"{format_number(MAX_REQUESTS_PER_DAY)}; check its units and the request shape",
+        )
+    elif tokens > MAX_TOKENS_PER_DAY:
+        ctx.error(
+            path,
+            f"this demand amounts to {tokens:.3g} tokens per day (requests x (input + output tokens)), more "
+            f"than the limit of {format_number(MAX_TOKENS_PER_DAY)}; check its units and the request shape",
         )
 
 

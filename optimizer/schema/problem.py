@@ -15,7 +15,31 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from optimizer.schema.types import CatalogRef, Fraction, Frozen, Id, NonNegFloat, PositiveFloat
+from optimizer.schema.types import (
+    MAX_AUDIO_HOURS_PER_DAY,
+    MAX_AUDIO_SECONDS,
+    MAX_DEADLINE_HOURS,
+    MAX_REPLICAS,
+    MAX_REQUESTS_PER_DAY,
+    MAX_THREADS,
+    MAX_TIME_LIMIT_S,
+    MAX_TOKENS_PER_DAY,
+    MAX_TOKENS_PER_S,
+    MAX_USD_PER_GPU,
+    MAX_USD_PER_MONTH,
+    CatalogRef,
+    Fraction,
+    Frozen,
+    GpuCount,
+    Id,
+    NetworkMs,
+    TokensPerRequest,
+    TpotMs,
+    TtftMs,
+    UsdPerGpuHour,
+    UsdPerMillionTokens,
+    Weight,
+)
 
 SCHEMA_VERSION = 1
 HOURS_PER_MONTH = 730.0
@@ -32,7 +56,7 @@ class Period(Frozen):
 
     id: Id
     """Period id, e.g. `peak` or `h13`."""
-    hours_per_day: PositiveFloat = Field(le=24.0)
+    hours_per_day: float = Field(gt=0.0, le=24.0)
     """Hours of each day this period lasts."""
 
 
@@ -44,9 +68,9 @@ class Period(Frozen):
 class LengthBin(Frozen):
     """One bin of a request-length histogram."""
 
-    input_tokens: PositiveFloat
+    input_tokens: TokensPerRequest
     """Prompt tokens per request in this bin."""
-    output_tokens: PositiveFloat
+    output_tokens: TokensPerRequest
     """Generated tokens per request in this bin."""
     share: Fraction
     """Fraction of requests in this bin; the bins' shares sum to 1."""
@@ -55,13 +79,13 @@ class LengthBin(Frozen):
 class RequestShape(Frozen):
     """Size of one request: mean lengths, or a histogram, or an audio clip."""
 
-    input_tokens: PositiveFloat | None = None
+    input_tokens: TokensPerRequest | None = None
     """Mean prompt tokens per request (text models)."""
-    output_tokens: PositiveFloat | None = None
+    output_tokens: TokensPerRequest | None = None
     """Mean generated tokens per request."""
     histogram: tuple[LengthBin, ...] | None = None
     """Request-length histogram; replaces the means when given (capacity is computed per bin)."""
-    audio_seconds: PositiveFloat | None = None
+    audio_seconds: float | None = Field(default=None, ge=0.1, le=MAX_AUDIO_SECONDS)
     """Audio per request, seconds (speech models); encoder work grows with it."""
 
     @model_validator(mode="after")
@@ -93,15 +117,15 @@ class RequestShape(Frozen):
 class Demand(Frozen):
     """How much traffic a workload has, where it comes from and when."""
 
-    requests_per_day: PositiveFloat | None = None
+    requests_per_day: float | None = Field(default=None, gt=0.0, le=MAX_REQUESTS_PER_DAY)
     """Requests per day, all regions together."""
-    output_tokens_per_day: PositiveFloat | None = None
+    output_tokens_per_day: float | None = Field(default=None, gt=0.0, le=MAX_TOKENS_PER_DAY)
     """Generated tokens per day, all regions together (converted with the request shape)."""
-    audio_hours_per_day: PositiveFloat | None = None
+    audio_hours_per_day: float | None = Field(default=None, gt=0.0, le=MAX_AUDIO_HOURS_PER_DAY)
     """Audio hours per day (speech models; converted with `request.audio_seconds`)."""
     region_split: dict[Id, Fraction]
     """Share of the demand from each user region; shares sum to 1."""
-    profile: dict[Id, NonNegFloat] | tuple[NonNegFloat, ...] | None = None
+    profile: dict[Id, Weight] | tuple[Weight, ...] | None = None
     """Relative load per period (mapping period id -> weight, or a list in period order). Normalised so
     the hour-weighted mean is 1; omitted means flat."""
 
@@ -119,11 +143,11 @@ class Demand(Frozen):
 class Slo(Frozen):
     """Latency targets. Interactive workloads set TTFT and TPOT; batch workloads set a deadline."""
 
-    ttft_ms: PositiveFloat | None = None
+    ttft_ms: TtftMs | None = None
     """Time to first token as seen by the user, ms, network round trip included."""
-    tpot_ms: PositiveFloat | None = None
+    tpot_ms: TpotMs | None = None
     """Time per output token after the first, ms."""
-    deadline_hours: PositiveFloat | None = None
+    deadline_hours: float | None = Field(default=None, gt=0.0, le=MAX_DEADLINE_HOURS)
     """Batch work: each day's requests must be finished within this many hours. At 24 or more the
     day's volume may be served in any period (cheapest hours); below 24 it is served as it arrives."""
 
@@ -143,9 +167,9 @@ class Serverless(Frozen):
 
     allowed: bool = False
     """Whether traffic may go to the serverless API."""
-    usd_per_million_input_tokens: NonNegFloat = 0.0
+    usd_per_million_input_tokens: UsdPerMillionTokens = 0.0
     """Price per million prompt tokens, USD."""
-    usd_per_million_output_tokens: NonNegFloat = 0.0
+    usd_per_million_output_tokens: UsdPerMillionTokens = 0.0
     """Price per million generated tokens, USD."""
     max_share: Fraction = 1.0
     """Largest fraction of each region's demand (without headroom) the API may take in any period."""
@@ -182,11 +206,11 @@ class MeasuredThroughput(Frozen):
     """Tensor-parallel degree measured (GPUs per replica)."""
     model: CatalogRef | None = None
     """Model measured (default: the workload's model)."""
-    output_tokens_per_s_per_replica: PositiveFloat
+    output_tokens_per_s_per_replica: float = Field(gt=0.0, le=MAX_TOKENS_PER_S)
     """Sustained generated tokens per second per replica while meeting this workload's SLO."""
-    ttft_ms: PositiveFloat | None = None
+    ttft_ms: TtftMs | None = None
     """Measured TTFT at that load (server side), ms; default: the model's estimate."""
-    tpot_ms: PositiveFloat | None = None
+    tpot_ms: TpotMs | None = None
     """Measured TPOT at that load, ms; default: the model's estimate."""
 
 
@@ -259,13 +283,13 @@ class UserRegion(Frozen):
 class OptionPrices(Frozen):
     """Prices per GPU-hour by purchase option; an omitted option is not offered."""
 
-    on_demand: NonNegFloat | None = None
+    on_demand: UsdPerGpuHour | None = None
     """On-demand, USD per GPU-hour."""
-    spot: NonNegFloat | None = None
+    spot: UsdPerGpuHour | None = None
     """Spot, USD per GPU-hour."""
-    committed_1y: NonNegFloat | None = None
+    committed_1y: UsdPerGpuHour | None = None
     """One-year commitment, USD per GPU-hour, paid every hour of the month."""
-    committed_3y: NonNegFloat | None = None
+    committed_3y: UsdPerGpuHour | None = None
     """Three-year commitment, USD per GPU-hour, paid every hour of the month."""
 
 
@@ -295,9 +319,9 @@ class GpuOffer(Frozen):
     """Fill prices not given explicitly from the built-in price list."""
     owned: bool = False
     """Whether GPUs of this type may be bought and hosted here (purchase option `owned`)."""
-    capital_usd_per_gpu: NonNegFloat | None = None
+    capital_usd_per_gpu: float | None = Field(default=None, ge=0.0, le=MAX_USD_PER_GPU)
     """Purchase price per GPU including its share of the server, USD (default: catalog price)."""
-    max_gpus: int | None = Field(default=None, ge=0)
+    max_gpus: GpuCount | None = None
     """Supply limit: GPUs of this type obtainable here across all purchase options."""
 
 
@@ -310,17 +334,17 @@ class Site(Frozen):
     """`central` (a large cloud region) or `edge` (a small site near users)."""
     jurisdiction: Id | None = None
     """Legal area for data residency."""
-    latency_ms: dict[Id, NonNegFloat]
+    latency_ms: dict[Id, NetworkMs]
     """Network round-trip time from each user region it can serve, ms; regions not listed cannot use it."""
     offers: tuple[GpuOffer, ...]
     """GPU types obtainable here, with prices."""
     sustainable_utilization: float = Field(default=0.8, gt=0.0, le=1.0)
     """Fraction of nominal replica capacity this site can keep busy (pool multiplexing)."""
-    egress_usd_per_gb: NonNegFloat = 0.0
+    egress_usd_per_gb: float = Field(default=0.0, ge=0.0, le=1_000.0)
     """Price of traffic leaving the site, USD per GB."""
-    power_limit_kw: PositiveFloat | None = None
+    power_limit_kw: float | None = Field(default=None, gt=0.0, le=1e7)
     """Most GPU board power the site can host, kW (all purchase options)."""
-    max_gpus: int | None = Field(default=None, ge=0)
+    max_gpus: GpuCount | None = None
     """Most GPUs of any type at this site."""
 
 
@@ -338,17 +362,17 @@ class CommittedOption(Frozen):
 
 
 class OwnedOption(Frozen):
-    lifetime_years: PositiveFloat = 4.0
+    lifetime_years: float = Field(default=4.0, ge=0.25, le=50.0)
     """Depreciation period, years."""
     annual_interest_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     """Cost of capital; the monthly capital charge is an annuity at this rate."""
-    power_usd_per_kwh: NonNegFloat = 0.10
+    power_usd_per_kwh: float = Field(default=0.10, ge=0.0, le=100.0)
     """Electricity price, USD per kWh."""
     pue: float = Field(default=1.3, ge=1.0, le=3.0)
     """Power usage effectiveness: facility power / IT power."""
     average_power_fraction: Fraction = 0.7
     """Average board power as a fraction of TDP over the month."""
-    hosting_usd_per_gpu_month: NonNegFloat = 0.0
+    hosting_usd_per_gpu_month: float = Field(default=0.0, ge=0.0, le=MAX_USD_PER_GPU)
     """Space, network and operations per GPU, USD per month."""
 
 
@@ -377,7 +401,7 @@ class Shortfall(Frozen):
 
     allowed: bool = False
     """Whether demand may go unmet (charged at the penalty)."""
-    penalty_usd_per_million_tokens: NonNegFloat = 100.0
+    penalty_usd_per_million_tokens: UsdPerMillionTokens = 100.0
     """Cost charged per million unserved tokens (input + output). Unserved demand also drops its
     headroom; the penalty is in the objective but not in the spend the budget caps."""
 
@@ -389,11 +413,11 @@ class Policy(Frozen):
     headroom: float = Field(default=0.0, ge=0.0, le=5.0)
     """GPU capacity above predicted demand (0.2 = 20%). It protects owned and rented capacity only:
     traffic sent to the serverless API carries no headroom (it is charged at demand, never more)."""
-    max_gpu_types: int | None = Field(default=None, ge=1)
+    max_gpu_types: int | None = Field(default=None, ge=1, le=1_000)
     """Most distinct GPU types across the fleet."""
-    min_replicas_per_active_site: int = Field(default=1, ge=0)
+    min_replicas_per_active_site: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     """A workload present at a site runs at least this many replicas there in every period."""
-    budget_usd_per_month: PositiveFloat | None = None
+    budget_usd_per_month: float | None = Field(default=None, gt=0.0, le=MAX_USD_PER_MONTH)
     """Cap on total monthly cost."""
     shortfall: Shortfall = Shortfall()
     """Whether demand may go unmet, at a penalty."""
@@ -404,11 +428,11 @@ class Policy(Frozen):
 class SolverSettings(Frozen):
     name: Literal["highs", "cbc"] = "highs"
     """MIP solver: `highs` (default) or `cbc`."""
-    time_limit_s: PositiveFloat = 60.0
+    time_limit_s: float = Field(default=60.0, gt=0.0, le=MAX_TIME_LIMIT_S)
     """Wall-clock limit for the solve, seconds."""
     mip_gap: float = Field(default=1e-6, ge=0.0, le=1.0)
     """Relative gap at which the solver stops and calls the plan optimal."""
-    threads: int | None = Field(default=None, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     """Solver threads (default: the solver's choice)."""
 
 

@@ -121,7 +121,7 @@ prices:
     found = {(e["line"], e["path"]): e["message"] for e in errors}
     assert found[(3, "gpus[0].memory_gb")] == "must be a number (got 'lots')"
     assert found[(6, "gpus[2].bogus")].startswith("unknown key 'bogus'")
-    assert found[(9, "precisions[0].kv_bytes")] == "must be greater than 0 (got -1)"
+    assert found[(9, "precisions[0].kv_bytes")] == "must be greater than or equal to 0.01 (got -1)"
     assert "did you mean 'h100_sxm'" in found[(11, "prices[0].gpu")]
     assert any(line == 4 and path.startswith("gpus[1].") for line, path in found)  # a new entry, incomplete
 
