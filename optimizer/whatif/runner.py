@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from optimizer.errors import InfeasibleError, InputError, OptimizerError
+from optimizer.errors import ExitCode, InfeasibleError, InputError, OptimizerError
 from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.whatif.overrides import ProblemSource, validate_document
 from optimizer.whatif.summary import plan_row
@@ -129,10 +131,41 @@ def _serial(tasks: Sequence[ScenarioTask], done: Callback) -> Iterator[ScenarioO
         yield outcome
 
 
+PARENT_POLL_S = 0.5
+"""How often a worker process checks that the sweep that started it is still there, seconds."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a pid reused by another user's process
+        return False
+    return True
+
+
+def _watch_sweep(sweep_pid: int) -> None:
+    while _alive(sweep_pid):
+        time.sleep(PARENT_POLL_S)
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
+def worker_init(sweep_pid: int) -> None:
+    """Set up a worker process: Ctrl-C (sent to the whole process group) ends it at once, even inside
+    the solver's native code; and it ends within `PARENT_POLL_S` once the sweep process is gone (the
+    CLI exits at once on Ctrl-C; a worker must not go on solving for nobody). Workers come from the
+    forkserver, so their parent is not the sweep: it is watched by pid."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    threading.Thread(target=_watch_sweep, args=(sweep_pid,), name="sweep-watch", daemon=True).start()
+
+
 def _process(tasks: Sequence[ScenarioTask], jobs: int, done: Callback) -> Iterator[ScenarioOutcome]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["optimizer.whatif.runner"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),)
+    ) as pool:
         futures = [pool.submit(run_scenario, t) for t in tasks]
         for fut in as_completed(futures):
             outcome = fut.result()
