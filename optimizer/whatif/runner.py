@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from optimizer.candidates import EvaluationCache
 from optimizer.errors import ExitCode, InfeasibleError, InputError, OptimizerError
 from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.whatif.overrides import ProblemSource, validate_document
@@ -56,6 +57,8 @@ class ScenarioTask:
     edited: bool = True
     catalog_dirs: tuple[str, ...] = ()
     """Extra folders the problem's catalog files may lie in."""
+    sweep_id: str = ""
+    """Scenarios of one sweep share a performance-model cache in each worker (empty: no cache)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,28 @@ def _first_lines(text: str, n: int = 3) -> str:
     return " | ".join(lines[:n]) + (f" (+{len(lines) - n} more)" if len(lines) > n else "")
 
 
+_CACHES: dict[tuple[str, int], EvaluationCache] = {}
+"""Performance-model caches of this process: one per (sweep, thread), only for the latest sweep."""
+
+
+def sweep_cache(sweep_id: str) -> EvaluationCache | None:
+    """The cache the scenarios of `sweep_id` share in this process and thread (None: no sweep id).
+
+    Scenarios that change only prices or demand find every performance-model result in it (a latency
+    target change computes only the new budgets); a new sweep drops the caches of earlier ones, so a
+    long-lived (Dask) worker does not grow without bound. Per thread, so multi-threaded workers never
+    share one."""
+    if not sweep_id:
+        return None
+    key = (sweep_id, threading.get_ident())
+    cache = _CACHES.get(key)
+    if cache is None:
+        for old in [k for k in _CACHES if k[0] != sweep_id]:
+            del _CACHES[old]
+        cache = _CACHES[key] = EvaluationCache()
+    return cache
+
+
 def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
     """Validate and solve one scenario; every failure becomes a status and a message, never an exception."""
     t0 = time.perf_counter()
@@ -90,7 +115,7 @@ def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
             catalog_dirs=task.catalog_dirs,
         )
         loaded = validate_document(source, task.data, edited=task.edited)
-        result = solve_problem(loaded.problem, loaded.catalog, task.options)
+        result = solve_problem(loaded.problem, loaded.catalog, task.options, cache=sweep_cache(task.sweep_id))
         figures: dict[str, Any] = plan_row(result.plan)
         if task.keep_plan:
             plan_data = result.plan.model_dump(mode="json")
