@@ -88,17 +88,18 @@ def test_budget_frontier_served_share_is_non_decreasing(budget_frontier) -> None
 
 
 def test_failing_scenarios_are_reported_in_their_rows() -> None:
-    # 10 ms cannot be met (the network round trip alone is 25 ms): a validation error, in its row
+    # a region split summing to 0.5 fails the cross-reference checks; $500 cannot serve everything
     result = sweep(
         STARTUP,
-        vary=["workloads.free_tier.slo.ttft_ms=10,1000"],
+        vary=["workloads.free_tier.demand.region_split.us=0.5,1"],
         overrides=["policy.shortfall.allowed=false", "policy.budget_usd_per_month=500"],
         executor="serial",
     )
     bad, infeasible = result.records
-    assert bad["status"] == "invalid_input" and "ttft_ms 10 cannot be met" in bad["error"]
+    assert bad["status"] == "invalid_input"
+    assert "region_split" in bad["error"] and "(after the overrides)" in bad["error"]
     assert bad["monthly_cost_usd"] is None
-    assert infeasible["status"] == "infeasible" and infeasible["error"]
+    assert infeasible["status"] == "infeasible" and "budget" in infeasible["error"]
 
 
 def test_zip_and_cartesian() -> None:
