@@ -88,18 +88,28 @@ def test_budget_frontier_served_share_is_non_decreasing(budget_frontier) -> None
 
 
 def test_failing_scenarios_are_reported_in_their_rows() -> None:
-    # a region split summing to 0.5 fails the cross-reference checks; $500 cannot serve everything
+    # 10 ms cannot be met (the network round trip alone is 25 ms): infeasible, naming the TTFT
+    # rule, in its row; 1000 ms within a $500 budget and no shortfall: infeasible, in its row.
     result = sweep(
         STARTUP,
-        vary=["workloads.free_tier.demand.region_split.us=0.5,1"],
+        vary=["workloads.free_tier.slo.ttft_ms=10,1000"],
         overrides=["policy.shortfall.allowed=false", "policy.budget_usd_per_month=500"],
         executor="serial",
     )
-    bad, infeasible = result.records
+    unreachable, infeasible = result.records
+    assert unreachable["status"] == "infeasible" and unreachable["error"]
+    assert unreachable["monthly_cost_usd"] is None
+    assert infeasible["status"] == "infeasible" and infeasible["error"]
+
+
+def test_invalid_scenarios_are_reported_in_their_rows() -> None:
+    # a region split summing to 0.5 fails the cross-reference checks of that scenario only
+    result = sweep(STARTUP, vary=["workloads.free_tier.demand.region_split.us=0.5,1"], executor="serial")
+    bad, good = result.records
     assert bad["status"] == "invalid_input"
     assert "region_split" in bad["error"] and "(after the overrides)" in bad["error"]
-    assert bad["monthly_cost_usd"] is None
-    assert infeasible["status"] == "infeasible" and "budget" in infeasible["error"]
+    assert bad["monthly_cost_usd"] is None and bad["gpus"] is None
+    assert good["status"] == "optimal" and good["gpus"] > 0
 
 
 def test_zip_and_cartesian() -> None:
