@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from optimizer.candidates import CandidateSet, build_candidates
+from optimizer.candidates import CandidateSet, EvaluationCache, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.diagnosis import solve_diagnosed
@@ -65,10 +65,10 @@ class PlanResult:
 
 
 def _solve_fleet(
-    problem: Problem, catalog: Catalog, opts: SolveOptions
+    problem: Problem, catalog: Catalog, opts: SolveOptions, cache: EvaluationCache | None = None
 ) -> tuple[CandidateSet, Solution, Timings]:
     t0 = time.perf_counter()
-    cset = build_candidates(problem, catalog)
+    cset = build_candidates(problem, catalog, cache=cache)
     t1 = time.perf_counter()
     model = build_model(cset.fleet)
     t2 = time.perf_counter()
@@ -85,13 +85,20 @@ def _solve_fleet(
     return cset, sol, Timings(candidates_s=t1 - t0, build_s=t2 - t1, solve_s=t3 - t2)
 
 
-def solve_problem(problem: Problem, catalog: Catalog, opts: SolveOptions | None = None) -> PlanResult:
+def solve_problem(
+    problem: Problem,
+    catalog: Catalog,
+    opts: SolveOptions | None = None,
+    *,
+    cache: EvaluationCache | None = None,
+) -> PlanResult:
     """Solve a problem and return a plan that has passed the independent re-check.
 
+    `cache` re-uses performance-model results across related solves (what-if sweeps).
     Raises InputError (bad input), InfeasibleError (with a diagnosis), SolverError, PlanCheckError.
     """
     opts = opts or SolveOptions()
-    cset, sol, timings = _solve_fleet(problem, catalog, opts)
+    cset, sol, timings = _solve_fleet(problem, catalog, opts, cache)
     plan = build_plan(problem, cset, sol)
     plan = plan.model_copy(update={"explanations": explain(plan, cset)})
     t0 = time.perf_counter()

@@ -17,6 +17,7 @@ import io
 import json
 import math
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,6 +176,7 @@ def make_tasks(
     source: ProblemSource, scenarios: Sequence[Scenario], options: SolveOptions, keep_plans: bool
 ) -> list[ScenarioTask]:
     """Apply each scenario's overrides (raising `OverrideError` for a bad path or type)."""
+    sweep_id = uuid.uuid4().hex
     tasks = []
     for i, s in enumerate(scenarios):
         edited = edit_document(source, s.overrides)
@@ -189,6 +191,7 @@ def make_tasks(
                 keep_plan=keep_plans,
                 edited=bool(s.overrides),
                 catalog_dirs=source.catalog_dirs,
+                sweep_id=sweep_id,
             )
         )
     return tasks

@@ -1,7 +1,7 @@
 """Charts of sweep and frontier results (matplotlib, headless): PNG and SVG, titled, with units.
 
-- `cost`: monthly cost (and spend) against the first varied parameter, one line per combination of
-  the others (a bar per scenario when the parameter is not numeric);
+- `cost`: monthly cost (and spend, dashed, same colour) against the numeric varied parameter with the
+  most values, one line per combination of the others (a bar per scenario when none is numeric);
 - `spend_by_gpu` / `spend_by_option`: stacked monthly spend per scenario by GPU type (plus egress and
   serverless) and by purchase option;
 - `frontier`: share of demand met against the monthly budget (frontiers with a `budget` column).
@@ -82,22 +82,35 @@ def _series(result: SweepResult, x: str, y: str) -> list[tuple[str, list[float],
     return out
 
 
+def x_parameter(result: SweepResult) -> str | None:
+    """The parameter to draw costs against: the numeric one with the most distinct values (the first
+    of those on a tie), or None (then one bar per scenario)."""
+    best: tuple[int, str] | None = None
+    for p in result.parameters:
+        values = [r.get(p) for r in result.records]
+        if _numeric(values) and (best is None or len(set(values)) > best[0]):
+            best = (len(set(values)), p)
+    return best[1] if best is not None else None
+
+
 def cost_chart(result: SweepResult, out: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    x = result.parameters[0] if result.parameters else None
+    x = x_parameter(result)
     solved = _ok(result.records)
-    if x is not None and _numeric([r.get(x) for r in result.records]):
+    if x is not None:
         series = _series(result, x, "monthly_cost_usd")
-        for legend, xs, ys in series[:MAX_SERIES]:
-            ax.plot(xs, ys, marker="o", label=f"cost, {legend}" if len(series) > 1 else COST_LEGEND)
-        if any(r.get("monthly_spend_usd") != r.get("monthly_cost_usd") for r in solved):
-            for legend, xs, ys in _series(result, x, "monthly_spend_usd")[:MAX_SERIES]:
+        spend = _series(result, x, "monthly_spend_usd")
+        show_spend = any(r.get("monthly_spend_usd") != r.get("monthly_cost_usd") for r in solved)
+        for (legend, xs, ys), (_, sxs, sys_) in list(zip(series, spend, strict=True))[:MAX_SERIES]:
+            (line,) = ax.plot(xs, ys, marker="o", label=f"cost, {legend}" if len(series) > 1 else COST_LEGEND)
+            if show_spend:
                 ax.plot(
-                    xs,
-                    ys,
+                    sxs,
+                    sys_,
                     linestyle="--",
                     marker=".",
+                    color=line.get_color(),
                     label=f"spend, {legend}" if len(series) > 1 else "monthly spend",
                 )
         ax.set_xlabel(_label(x))
@@ -109,9 +122,7 @@ def cost_chart(result: SweepResult, out: Path, formats: Sequence[str] = FORMATS)
         ax.set_xlabel("scenario")
         ax.tick_params(axis="x", rotation=30)
     ax.set_ylabel("monthly cost (USD per month)")
-    against = (
-        f"against {x}" if x is not None and _numeric([r.get(x) for r in result.records]) else "by scenario"
-    )
+    against = f"against {x}" if x is not None else "by scenario"
     ax.set_title(f"{result.problem}: monthly cost {against}")
     ax.grid(True, alpha=0.3)
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _p: f"${v:,.0f}"))

@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from optimizer.errors import InfeasibleError, InputError, OptimizerError
+from optimizer.candidates import EvaluationCache
+from optimizer.errors import ExitCode, InfeasibleError, InputError, OptimizerError
 from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.whatif.overrides import ProblemSource, validate_document
 from optimizer.whatif.summary import plan_row
@@ -54,6 +57,8 @@ class ScenarioTask:
     edited: bool = True
     catalog_dirs: tuple[str, ...] = ()
     """Extra folders the problem's catalog files may lie in."""
+    sweep_id: str = ""
+    """Scenarios of one sweep share a performance-model cache in each worker (empty: no cache)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,28 @@ def _first_lines(text: str, n: int = 3) -> str:
     return " | ".join(lines[:n]) + (f" (+{len(lines) - n} more)" if len(lines) > n else "")
 
 
+_CACHES: dict[tuple[str, int], EvaluationCache] = {}
+"""Performance-model caches of this process: one per (sweep, thread), only for the latest sweep."""
+
+
+def sweep_cache(sweep_id: str) -> EvaluationCache | None:
+    """The cache the scenarios of `sweep_id` share in this process and thread (None: no sweep id).
+
+    Scenarios that change only prices or demand find every performance-model result in it (a latency
+    target change computes only the new budgets); a new sweep drops the caches of earlier ones, so a
+    long-lived (Dask) worker does not grow without bound. Per thread, so multi-threaded workers never
+    share one."""
+    if not sweep_id:
+        return None
+    key = (sweep_id, threading.get_ident())
+    cache = _CACHES.get(key)
+    if cache is None:
+        for old in [k for k in _CACHES if k[0] != sweep_id]:
+            del _CACHES[old]
+        cache = _CACHES[key] = EvaluationCache()
+    return cache
+
+
 def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
     """Validate and solve one scenario; every failure becomes a status and a message, never an exception."""
     t0 = time.perf_counter()
@@ -88,7 +115,7 @@ def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
             catalog_dirs=task.catalog_dirs,
         )
         loaded = validate_document(source, task.data, edited=task.edited)
-        result = solve_problem(loaded.problem, loaded.catalog, task.options)
+        result = solve_problem(loaded.problem, loaded.catalog, task.options, cache=sweep_cache(task.sweep_id))
         figures: dict[str, Any] = plan_row(result.plan)
         if task.keep_plan:
             plan_data = result.plan.model_dump(mode="json")
@@ -129,10 +156,41 @@ def _serial(tasks: Sequence[ScenarioTask], done: Callback) -> Iterator[ScenarioO
         yield outcome
 
 
+PARENT_POLL_S = 0.5
+"""How often a worker process checks that the sweep that started it is still there, seconds."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a pid reused by another user's process
+        return False
+    return True
+
+
+def _watch_sweep(sweep_pid: int) -> None:
+    while _alive(sweep_pid):
+        time.sleep(PARENT_POLL_S)
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
+def worker_init(sweep_pid: int) -> None:
+    """Set up a worker process: Ctrl-C (sent to the whole process group) ends it at once, even inside
+    the solver's native code; and it ends within `PARENT_POLL_S` once the sweep process is gone (the
+    CLI exits at once on Ctrl-C; a worker must not go on solving for nobody). Workers come from the
+    forkserver, so their parent is not the sweep: it is watched by pid."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    threading.Thread(target=_watch_sweep, args=(sweep_pid,), name="sweep-watch", daemon=True).start()
+
+
 def _process(tasks: Sequence[ScenarioTask], jobs: int, done: Callback) -> Iterator[ScenarioOutcome]:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["optimizer.whatif.runner"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=worker_init, initargs=(os.getpid(),)
+    ) as pool:
         futures = [pool.submit(run_scenario, t) for t in tasks]
         for fut in as_completed(futures):
             outcome = fut.result()

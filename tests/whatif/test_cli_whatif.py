@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -177,3 +180,39 @@ def test_sweep_catalog_files_outside_the_folder_need_catalog_dir(tmp_path, capsy
     assert main([*args, "--catalog-dir", str(shared), "--jobs", "2"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in doc["rows"]] == ["optimal", "optimal"]
+
+
+def _group(pgid: int) -> list[str]:
+    out = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True, check=False).stdout
+    return out.split()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="process groups and pgrep as on Linux")
+@pytest.mark.parametrize("to_group", [True, False], ids=["ctrl_c_to_group", "sigint_to_sweep_only"])
+def test_interrupt_ends_the_sweep_and_its_workers(tmp_path, to_group: bool) -> None:
+    """Ctrl-C: the sweep exits 130 at once, and no worker process goes on solving for nobody."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "sweep", str(ROOT / "problems" / "chat_assistant.yaml"),
+         "--scale-demand", "1,2,3,4", "--jobs", "2", "--no-progress", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_group(proc.pid)) < 4 and time.monotonic() < deadline:  # sweep, tracker, forkserver, worker
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the sweep finished before it could be interrupted"
+        if to_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        deadline = time.monotonic() + 30
+        while _group(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group(proc.pid) == [], "worker processes outlived the sweep"
+        assert not (out / "results.csv").exists()
+    finally:
+        if _group(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)

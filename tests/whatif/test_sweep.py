@@ -11,6 +11,7 @@ import yaml
 from whatif_helpers import PROBLEMS, STARTUP
 
 from optimizer.errors import InputError
+from optimizer.pipeline import SolveOptions
 from optimizer.schema.plan import Plan
 from optimizer.whatif.api import sweep
 from optimizer.whatif.overrides import OverrideError
@@ -105,6 +106,16 @@ def test_failing_scenarios_are_reported_in_their_rows() -> None:
     assert infeasible["status"] == "infeasible" and infeasible["error"]
 
 
+def test_invalid_scenarios_are_reported_in_their_rows() -> None:
+    # a region split summing to 0.5 fails the cross-reference checks of that scenario only
+    result = sweep(STARTUP, vary=["workloads.free_tier.demand.region_split.us=0.5,1"], executor="serial")
+    bad, good = result.records
+    assert bad["status"] == "invalid_input"
+    assert "region_split" in bad["error"] and "(after the overrides)" in bad["error"]
+    assert bad["monthly_cost_usd"] is None and bad["gpus"] is None
+    assert good["status"] == "optimal" and good["gpus"] > 0
+
+
 def test_zip_and_cartesian() -> None:
     from optimizer.whatif.scenarios import expand, scale_axis, vary_axis
 
@@ -180,3 +191,27 @@ def test_dask_local_cluster_from_the_cli(tmp_path, capsys) -> None:
     assert doc["executor"] == {"name": "dask", "workers": 1}
     assert doc["rows"][0]["status"] == "optimal"
     assert main(["sweep", str(STARTUP), "--scale-demand", "1", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+
+
+def test_price_and_demand_scenarios_reuse_the_performance_model() -> None:
+    """Scenarios changing only prices or demand make no performance-model call after the first, and
+    the rows are the same as without the cache."""
+    import dataclasses
+
+    from optimizer.candidates import EvaluationCache, build_candidates
+    from optimizer.whatif import runner
+    from optimizer.whatif.api import make_tasks
+    from optimizer.whatif.overrides import read_source
+    from optimizer.whatif.scenarios import expand, scale_axis
+
+    source = read_source(STARTUP)
+    scenarios = expand([scale_axis("h100_sxm=0.5,1", "scale-price"), scale_axis("1,2", "scale-demand")])
+    tasks = make_tasks(source, scenarios, SolveOptions(baselines=False, threads=1), keep_plans=False)
+    cached = [runner.run_scenario(t) for t in tasks]
+    (cache,) = (c for (sweep, _), c in runner._CACHES.items() if sweep == tasks[0].sweep_id)
+    single = EvaluationCache()
+    build_candidates(source.loaded.problem, source.loaded.catalog, cache=single)
+    assert cache.misses == single.misses > 0
+    assert cache.hits >= 3 * single.misses
+    uncached = [runner.run_scenario(dataclasses.replace(t, sweep_id="")) for t in tasks]
+    assert [o.figures for o in cached] == [o.figures for o in uncached]
