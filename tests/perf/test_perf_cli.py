@@ -242,7 +242,7 @@ def test_calibrate_writes_to_out_with_progress_on_stderr(tmp_path: Path) -> None
     assert "sweep 1" in proc.stderr and f"wrote {out}" in proc.stderr
     assert "sweep" not in proc.stdout
     printed = yaml.safe_load(proc.stdout)
-    assert set(printed) == {"global", "families", "residuals"}
+    assert set(printed) == {"global", "families", "engines", "residuals"}
     doc = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert doc["fit_date"] == "2000-01-01" and doc["rows_total"] == 3
     # the written file is a usable parameter set for validate
@@ -257,3 +257,11 @@ def test_calibrate_writes_to_out_with_progress_on_stderr(tmp_path: Path) -> None
     both = json.loads(proc.stdout)
     assert set(both) == {"calibration", "generalization"}
     assert all(both[k]["skipped"] == 0 for k in both)
+
+
+def test_validate_markdown_lists_every_row_of_both_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perf", "validate", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "### calibration" in out and "### generalization" in out
+    assert out.count("Scored 34 of 34 rows.") == 1 and "Scored 44 of 44 rows." in out
+    assert "| hardware family |" in out and "| engine |" in out

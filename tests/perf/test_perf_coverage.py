@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from optimizer.catalog import default_catalog
 from optimizer.perf.benchmarks import (
     HEADER,
@@ -123,9 +125,24 @@ def test_dense_model_with_expert_parallelism_is_a_reported_skip() -> None:
     assert r.skipped is not None and "dense" in r.skipped
 
 
-def test_pipeline_parallel_rows_are_reported_not_dropped() -> None:
-    r = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="TP8 PP2", precision="BF16")
-    assert r.skipped is not None and "pipeline" in r.skipped
+def test_pipeline_parallel_rows_score() -> None:
+    """405B at BF16 (810 GB) fits no 8 x H100 node: TP8 x PP2 over two nodes, stated or chosen."""
+    stated = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="TP8 PP2", precision="BF16")
+    assert stated.skipped is None and stated.pp == 2 and stated.predicted
+    chosen = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="", precision="BF16")
+    assert chosen.skipped is None and (chosen.tensor_parallel, chosen.pp) == (8, 2)
+    assert chosen.predicted == pytest.approx(stated.predicted)
+
+
+def test_pipeline_stages_add_memory_not_speed() -> None:
+    """PP doubles the memory per replica but not the batch-1 speed (stages run one after another)."""
+    cat = default_catalog()
+    model, gpu, fp8 = cat.model("Llama-3.1-70B"), cat.gpu("H100-SXM-80GB"), cat.precision("FP8")
+    one = predict(model, gpu, fp8, 4, Shape(1000, 500), batch=1)
+    two = predict(model, gpu, fp8, 4, Shape(1000, 500), batch=1, pp=2)
+    assert two.capacity.max_batch > 2 * one.capacity.max_batch
+    assert two.capacity.tpot_ms >= one.capacity.tpot_ms
+    assert two.capacity.ttft_ms >= one.capacity.ttft_ms
 
 
 def test_moe_that_fits_no_node_falls_back_to_expert_parallelism_across_nodes() -> None:
@@ -159,3 +176,31 @@ def test_expert_parallel_capacity_is_finite_and_positive() -> None:
         p = predict(model, gpu, fp8, tp, Shape(1000, 500), dp=dp, ep=ep)
         assert p.capacity.fits and p.capacity.output_tokens_per_s > 0
         assert math.isfinite(p.capacity.tpot_ms)
+
+
+def test_ep_never_loses_to_tp_property() -> None:
+    """Over every MoE model, accelerator and supported precision of the catalog: where the largest
+    single-domain TP cannot hold the model, expert parallelism over two domains serves at least as
+    much (TP serves nothing)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    cat = default_catalog()
+    moe = [m for m in cat.models() if m.is_moe]
+    gpus = [g for g in cat.gpus() if g.max_tensor_parallel >= 2]
+    precs = list(cat.precisions())
+
+    @settings(max_examples=40, deadline=None)
+    @given(m=st.sampled_from(moe), g=st.sampled_from(gpus), p=st.sampled_from(precs))
+    def check(m, g, p) -> None:  # type: ignore[no-untyped-def]
+        if not cat.supports(g, p):
+            return
+        shape = Shape(1000, 300)
+        d = g.max_tensor_parallel
+        tp = replica_capacity(m, g, p, d, shape, 5000, 200)
+        if tp.fits:
+            return
+        ep = replica_capacity(m, g, p, d, shape, 5000, 200, dp=2, ep=2 * d)
+        assert ep.output_tokens_per_s >= tp.output_tokens_per_s
+
+    check()
