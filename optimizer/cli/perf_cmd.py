@@ -57,6 +57,23 @@ def register(sub: Any) -> None:
     p.add_argument("--static", action="store_true", help="with --batch: one static batch, run to completion")
     p.add_argument("--ttft-ms", type=float, default=None, help="TTFT target (capacity mode)")
     p.add_argument("--tpot-ms", type=float, default=None, help="TPOT target (capacity mode)")
+    p.add_argument(
+        "--percentile",
+        choices=["mean", "p90", "p99"],
+        default="mean",
+        help="statistic the TTFT/TPOT targets are stated for (capacity mode; default mean)",
+    )
+    p.add_argument(
+        "--output-dist",
+        choices=["fixed", "exponential"],
+        default="fixed",
+        help="output lengths: all equal (fixed) or exponential with mean --output-tokens",
+    )
+    p.add_argument("--engine", default=None, help="serving engine: trtllm (default), vllm, sglang, llama_cpp")
+    p.add_argument("--ep", type=int, default=1, help="expert-parallel degree (MoE)")
+    p.add_argument(
+        "--dp", type=int, default=1, help="attention data-parallel groups (DEP), each of --tp GPUs"
+    )
     p.add_argument("--draft-model", default=None, help="speculative decoding draft model")
     p.add_argument("--acceptance-rate", type=float, default=0.7, help="draft token acceptance rate")
     p.add_argument("--draft-tokens", type=int, default=4, help="draft tokens per verification step")
@@ -149,6 +166,8 @@ def _check_predict_args(args: argparse.Namespace) -> None:
         problems.append("--acceptance-rate must be in [0, 1]")
     if args.draft_tokens < 1:
         problems.append("--draft-tokens must be >= 1")
+    if args.ep < 1 or args.dp < 1:
+        problems.append("--ep and --dp must be >= 1")
     if problems:
         raise InputError("; ".join(problems))
 
@@ -171,7 +190,13 @@ def run_predict(args: argparse.Namespace) -> int:
     draft = None
     if args.draft_model:
         draft = Draft(cat.model(args.draft_model), args.acceptance_rate, args.draft_tokens)
-    shape = Shape(args.input_tokens or 0.0, args.output_tokens, args.audio_seconds)
+    from optimizer.perf.engines import ENGINES, with_engine
+    from optimizer.perf.params import default_params
+
+    if args.engine is not None and args.engine not in ENGINES:
+        raise InputError(f"unknown engine {args.engine!r}; known: {', '.join(ENGINES)}")
+    params = with_engine(default_params(), ENGINES[args.engine or "trtllm"])
+    shape = Shape(args.input_tokens or 0.0, args.output_tokens, args.audio_seconds, args.output_dist)
     pred = predict(
         model,
         gpu,
@@ -185,6 +210,10 @@ def run_predict(args: argparse.Namespace) -> int:
         ttft_ms=args.ttft_ms,
         tpot_ms=args.tpot_ms,
         draft=draft,
+        params=params,
+        dp=args.dp,
+        ep=args.ep,
+        percentile=args.percentile,
     )
     ident = {
         "model": model.id,
@@ -241,9 +270,16 @@ def _print_prediction(ident: dict[str, Any], pred: Prediction) -> None:
     op.add_row("running sequences (batch)", str(cap.batch))
     op.add_row("requests/s", _fmt(cap.requests_per_s, 3))
     op.add_row("output tokens/s", _fmt(cap.output_tokens_per_s))
-    op.add_row("output tokens/s per GPU", _fmt(cap.output_tokens_per_s / max(cap.tensor_parallel, 1)))
-    op.add_row("TTFT (server, mean), ms", _fmt(cap.ttft_ms))
-    op.add_row("TPOT (mean), ms", _fmt(cap.tpot_ms, 2))
+    devices = max(cap.tensor_parallel * cap.data_parallel, 1)
+    op.add_row("output tokens/s per GPU", _fmt(cap.output_tokens_per_s / devices))
+    op.add_row(
+        "TTFT (server) mean / p90 / p99, ms",
+        " / ".join(_fmt(x) for x in (cap.ttft_mean_ms, cap.ttft_p90_ms, cap.ttft_p99_ms)),
+    )
+    op.add_row(
+        "TPOT mean / p90 / p99, ms",
+        " / ".join(_fmt(x, 2) for x in (cap.tpot_mean_ms, cap.tpot_p90_ms, cap.tpot_p99_ms)),
+    )
     op.add_row("end-to-end latency, ms", _fmt(cap.e2e_ms))
     op.add_row("prefill share of GPU time", f"{cap.prefill_share:.0%}")
     op.add_row("max model length (engine setting)", str(cap.max_model_len))

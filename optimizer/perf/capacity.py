@@ -8,18 +8,25 @@ from typing import Literal
 
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf.params import CalibrationParams, default_params
-from optimizer.perf.serving import OperatingPoint, Server, SpecSetup
+from optimizer.perf.serving import PERCENTILES, OperatingPoint, Percentile, Server, SpecSetup
 from optimizer.perf.step import Replica
 from optimizer.perf.workload import request_work
+
+OutputDist = Literal["fixed", "exponential"]
 
 
 @dataclass(frozen=True)
 class Shape:
-    """Mean request shape: prompt tokens, generated tokens, and (speech models) audio seconds."""
+    """Mean request shape: prompt tokens, generated tokens, and (speech models) audio seconds.
+
+    `output_dist`: `fixed` (every request generates output_tokens) or `exponential` (output lengths
+    exponential with that mean: running sequences are length-biased and hold I + O KV tokens on
+    average, static batches run until their longest member ends)."""
 
     input_tokens: float
     output_tokens: float
     audio_seconds: float | None = None
+    output_dist: OutputDist = "fixed"
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,11 @@ class Capacity:
     max_batch: int
     """Most sequences of this shape whose KV fits (continuous batching)."""
     ttft_ms: float
-    """Server-side mean time to first token at the operating point."""
+    """Server-side time to first token at the operating point, at `percentile` (mean by default).
+    At the max-throughput point without a TTFT target (arrivals would queue without bound) this is
+    the TTFT once a slot is free."""
     tpot_ms: float
+    """Per-request time per output token at `percentile`."""
     weights_gb_per_gpu: float
     kv_gb_per_gpu: float
     """KV cache in use at the operating point, per device."""
@@ -63,9 +73,27 @@ class Capacity:
     prefill_share: float = 0.0
     """Share of GPU time spent on prompt processing at the operating point."""
     tensor_parallel: int = 1
+    percentile: Percentile = "mean"
+    """Statistic of ttft_ms / tpot_ms (the latency targets' `slo.percentile`)."""
+    ttft_mean_ms: float = 0.0
+    ttft_p90_ms: float = 0.0
+    ttft_p99_ms: float = 0.0
+    tpot_mean_ms: float = 0.0
+    tpot_p90_ms: float = 0.0
+    tpot_p99_ms: float = 0.0
     data_parallel: int = 1
     """Attention data-parallel groups in the replica (DEP); devices = tensor_parallel x data_parallel."""
     expert_parallel: int = 1
+
+
+def ttft_ms_at(cap: Capacity, percentile: Percentile) -> float:
+    """TTFT of a capacity point at a statistic (mean, p90, p99), ms."""
+    return {"mean": cap.ttft_mean_ms, "p90": cap.ttft_p90_ms, "p99": cap.ttft_p99_ms}[percentile]
+
+
+def tpot_ms_at(cap: Capacity, percentile: Percentile) -> float:
+    """Per-request TPOT of a capacity point at a statistic (mean, p90, p99), ms."""
+    return {"mean": cap.tpot_mean_ms, "p90": cap.tpot_p90_ms, "p99": cap.tpot_p99_ms}[percentile]
 
 
 def _replica(
@@ -80,7 +108,9 @@ def _replica(
     ep: int = 1,
 ) -> Server:
     rep = Replica(model, gpu, precision, tp, params, dp=dp, ep=ep)
-    work = request_work(model, shape.input_tokens, shape.output_tokens, shape.audio_seconds)
+    work = request_work(
+        model, shape.input_tokens, shape.output_tokens, shape.audio_seconds, output_dist=shape.output_dist
+    )
     spec = None
     if draft is not None:
         spec = SpecSetup(
@@ -128,8 +158,22 @@ def why_not_fit(server: Server) -> str | None:
     return None
 
 
+def _finite_ttft_s(point: OperatingPoint, percentile: Percentile) -> float:
+    """TTFT at a statistic; at the offline maximum (admission wait unbounded) the TTFT once a slot is
+    free, with the tail of the other parts kept (quantile minus the unbounded admission part)."""
+    v = point.ttft_at(percentile)
+    if math.isfinite(v) or point.ttft_admitted_s is None:
+        return v
+    return point.ttft_admitted_s
+
+
 def _capacity(
-    server: Server, point: OperatingPoint | None, reason: str | None, *, fits: bool = True
+    server: Server,
+    point: OperatingPoint | None,
+    reason: str | None,
+    *,
+    fits: bool = True,
+    percentile: Percentile = "mean",
 ) -> Capacity:
     mem = server.memory
     w = server.work
@@ -156,9 +200,12 @@ def _capacity(
             kv_budget_gb_per_gpu=max(mem.kv_budget_bytes_per_gpu, 0.0) / 1e9,
             max_model_len=max_len,
             tensor_parallel=server.rep.tp,
+            percentile=percentile,
             data_parallel=server.rep.dp,
             expert_parallel=server.rep.ep,
         )
+    ttft = {p: _finite_ttft_s(point, p) * 1e3 for p in PERCENTILES}
+    tpot = {p: point.tpot_at(p) * 1e3 for p in PERCENTILES}
     batch = math.ceil(point.batch - 1e-9) if point.batch > 0 else 0
     blk = server.rep.params.kv_block_tokens
     kv = point.batch * (w.kv_tokens_mean + blk / 2.0) * mem.kv_bytes_per_token_per_gpu / 1e9
@@ -169,16 +216,25 @@ def _capacity(
         output_tokens_per_s=point.output_tokens_per_s,
         batch=batch,
         max_batch=server.max_batch,
-        ttft_ms=point.ttft_s * 1e3,
-        tpot_ms=point.tpot_s * 1e3,
+        ttft_ms=ttft[percentile],
+        tpot_ms=tpot[percentile],
         weights_gb_per_gpu=weights,
         kv_gb_per_gpu=kv,
         memory_gb_per_gpu=weights + reserve + kv,
         kv_budget_gb_per_gpu=max(mem.kv_budget_bytes_per_gpu, 0.0) / 1e9,
         max_model_len=max_len,
-        e2e_ms=point.e2e_s * 1e3,
+        e2e_ms=point.e2e_s * 1e3
+        if math.isfinite(point.e2e_s)
+        else ttft["mean"] + tpot["mean"] * max(server.work.output_tokens - 1.0, 0.0),
         prefill_share=point.prefill_share,
         tensor_parallel=server.rep.tp,
+        percentile=percentile,
+        ttft_mean_ms=ttft["mean"],
+        ttft_p90_ms=ttft["p90"],
+        ttft_p99_ms=ttft["p99"],
+        tpot_mean_ms=tpot["mean"],
+        tpot_p90_ms=tpot["p90"],
+        tpot_p99_ms=tpot["p99"],
         data_parallel=server.rep.dp,
         expert_parallel=server.rep.ep,
     )
@@ -197,8 +253,10 @@ def replica_capacity(
     params: CalibrationParams | None = None,
     dp: int = 1,
     ep: int = 1,
+    percentile: Percentile = "mean",
 ) -> Capacity:
-    """Highest sustained request rate of one replica at which mean TTFT <= ttft_ms and TPOT <= tpot_ms.
+    """Highest sustained request rate of one replica at which TTFT <= ttft_ms and TPOT <= tpot_ms,
+    both at `percentile` (mean, p90 or p99; the workload's `slo.percentile`).
 
     Targets of None are unconstrained; with both None this is the max-throughput point (largest
     batch that fits). TTFT is server-side (network latency is the caller's). A configuration that
@@ -208,21 +266,23 @@ def replica_capacity(
     server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep)
     reason = why_not_fit(server)
     if reason is not None:
-        return _capacity(server, None, reason, fits=False)
+        return _capacity(server, None, reason, fits=False, percentile=percentile)
     ttft_s = None if ttft_ms is None else ttft_ms / 1e3
     tpot_s = None if tpot_ms is None else tpot_ms / 1e3
     if (ttft_s is not None and ttft_s <= 0) or (tpot_s is not None and tpot_s <= 0):
-        return _capacity(server, None, "cannot meet non-positive latency targets")
-    point = server.best_meeting(ttft_s, tpot_s)
+        return _capacity(server, None, "cannot meet non-positive latency targets", percentile=percentile)
+    point = server.best_meeting(ttft_s, tpot_s, percentile)
     if point is None:
         light = server.steady(1e-3)
         return _capacity(
             server,
             None,
             f"cannot meet targets: an idle replica gives TTFT "
-            f"{light.ttft_s * 1e3:.0f} ms, TPOT {light.tpot_s * 1e3:.1f} ms",
+            f"{light.ttft_at(percentile) * 1e3:.0f} ms, TPOT {light.tpot_at(percentile) * 1e3:.1f} ms"
+            + ("" if percentile == "mean" else f" ({percentile})"),
+            percentile=percentile,
         )
-    return _capacity(server, point, None)
+    return _capacity(server, point, None, percentile=percentile)
 
 
 Mode = Literal["max_throughput", "concurrency", "batch", "static_batch", "qps", "targets"]
@@ -256,6 +316,7 @@ def predict(
     params: CalibrationParams | None = None,
     dp: int = 1,
     ep: int = 1,
+    percentile: Percentile = "mean",
 ) -> Prediction:
     """Predict one operating point of one replica.
 
@@ -283,7 +344,18 @@ def predict(
         return Prediction(
             mode,
             replica_capacity(
-                model, gpu, precision, tp, shape, ttft_ms, tpot_ms, draft=draft, params=p, dp=dp, ep=ep
+                model,
+                gpu,
+                precision,
+                tp,
+                shape,
+                ttft_ms,
+                tpot_ms,
+                draft=draft,
+                params=p,
+                dp=dp,
+                ep=ep,
+                percentile=percentile,
             ),
         )
     overloaded = False

@@ -15,21 +15,116 @@ server + half a round (the step in flight when the request arrives):
     wait = rho x s / (2 (1 - rho))                     (M/D/1, s = prefill time alone)
     TTFT = s_shared(B) + wait + (1 - e^-B) x T(B) / 2
 
+Poisson arrivals also queue for a free sequence slot: the replica is an M/M/c queue with
+c = max_batch slots, each held for a request's life h = prefill + (O - 1) x TPOT, offered load B:
+
+    admission wait = C(c, B) x h / (c - B)             (Erlang C; Halfin-Whitt for c > 200)
+
+negligible at moderate load and unbounded as B -> c, so TTFT rises sharply near saturation and a
+TTFT target puts the operating point below the offline maximum.
+
+Tails (p90, p99): each wait is zero with probability P_wait and exponential otherwise, so its
+quantile is (E[W] / P_wait) x ln(P_wait / (1 - p)) (0 when P_wait <= 1 - p); TTFT_p adds the
+quantiles of its parts (the step in flight: p x T), and is never below the mean. TPOT_p is per
+request (MLPerf / vLLM "TPOT"): over its m = O - 1 steps a request sees prefill-carrying steps
+(t1) with probability f and plain steps (t0) otherwise, and a batch that fluctuates around B
+(M/G/inf: the variance of its lifetime mean is about 2B/3):
+
+    Var = f (1 - f) (t1 - t0)^2 / m + (dT/dB)^2 x 2B/3,   TPOT_p = TPOT + z_p sqrt(Var)
+
+(z_90 = 1.2816, z_99 = 2.3263), so p99 >= p90 >= mean.
+
 Closed loop with C clients: C = lambda x (TTFT + (O - 1) x TPOT) (Little's law); beyond the
 memory limit the extra clients queue and TTFT absorbs the wait.
-Static batching of B: prefill all B prompts, then (O - 1) decode steps at mean context.
+Static batching of B: prefill all B prompts, then (O - 1) decode steps at mean context; with
+exponential output lengths the batch shrinks as sequences finish and runs until the longest
+ends: decode time = sum over n = 1..B of (O / n) x t(n) (expected order statistics).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from optimizer.perf.memory import MemoryPlan, memory_plan, weight_bytes
 from optimizer.perf.speculative import expected_tokens_per_step, speculative_round_s
 from optimizer.perf.step import Replica
 from optimizer.perf.workload import RequestWork
+
+Percentile = Literal["mean", "p90", "p99"]
+"""Statistic a latency target is stated for."""
+PERCENTILES: tuple[Percentile, ...] = ("mean", "p90", "p99")
+Z_SCORE: dict[str, float] = {"p90": 1.2816, "p99": 2.3263}
+"""Standard-normal quantiles used for per-request TPOT tails."""
+TAIL: dict[str, float] = {"p90": 0.10, "p99": 0.01}
+
+
+def wait_quantile_s(mean_s: float, p_wait: float, tail: float) -> float:
+    """Quantile of a wait that is 0 with probability 1 - p_wait and exponential otherwise.
+
+    q = (mean / p_wait) x ln(p_wait / tail) when p_wait > tail, else 0 (tail = 1 - percentile).
+
+    >>> wait_quantile_s(0.1, 0.5, 0.5), round(wait_quantile_s(0.1, 1.0, 0.01), 4)
+    (0.0, 0.4605)
+    """
+    if mean_s <= 0 or p_wait <= tail:
+        return 0.0
+    if math.isinf(mean_s):
+        return math.inf
+    return mean_s / p_wait * math.log(p_wait / tail)
+
+
+def erlang_c(servers: float, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (c servers, offered load a = lambda / mu).
+
+    Exact through the Erlang-B recursion B_k = a B_{k-1} / (k + a B_{k-1}),
+    C = B_c / (1 - (a / c)(1 - B_c)) for c <= 200 (linear in c between integers); the Halfin-Whitt
+    limit C = 1 / (1 + beta Phi(beta) / phi(beta)), beta = (c - a) / sqrt(c), beyond. 1 when a >= c.
+
+    >>> round(erlang_c(1, 0.5), 6), round(erlang_c(2, 1.0), 6)
+    (0.5, 0.333333)
+    """
+    if offered <= 0:
+        return 0.0
+    if offered >= servers:
+        return 1.0
+    if servers > 200:
+        beta = (servers - offered) / math.sqrt(servers)
+        if beta > 8.0:
+            return 0.0
+        phi = math.exp(-0.5 * beta * beta) / math.sqrt(2.0 * math.pi)
+        cdf = 0.5 * (1.0 + math.erf(beta / math.sqrt(2.0)))
+        return 1.0 / (1.0 + beta * cdf / phi)
+
+    def exact(c: int) -> float:
+        if offered >= c:
+            return 1.0
+        b = 1.0
+        for k in range(1, c + 1):
+            b = offered * b / (k + offered * b)
+        return b / (1.0 - offered / c * (1.0 - b))
+
+    lo = max(math.floor(servers), 1)
+    hi = lo + 1
+    frac = servers - lo
+    return exact(lo) if frac <= 0 else (1.0 - frac) * exact(lo) + frac * exact(hi)
+
+
+def admission_wait_s(slots: float, busy: float, hold_s: float) -> tuple[float, float]:
+    """(mean wait, probability of waiting) for a free sequence slot: M/M/c with c = slots, offered
+    load busy, each slot held hold_s: E[W] = C(c, busy) x hold / (c - busy); inf when busy >= c.
+
+    >>> admission_wait_s(100, 10, 5.0)[0] < 1e-60, round(admission_wait_s(100, 95, 5.0)[0], 3)
+    (True, 0.506)
+    """
+    if busy <= 0 or slots <= 0:
+        return 0.0, 0.0
+    if busy >= slots:
+        return math.inf, 1.0
+    c = erlang_c(slots, busy)
+    return c * hold_s / (slots - busy), c
 
 
 def md1_wait_s(utilization: float, service_s: float) -> float:
@@ -59,6 +154,32 @@ class OperatingPoint:
     e2e_s: float
     prefill_share: float
     overloaded: bool = False
+    ttft_p90_s: float | None = None
+    """TTFT tails (None: equal to the mean, e.g. one static batch)."""
+    ttft_p99_s: float | None = None
+    tpot_p90_s: float | None = None
+    """Per-request TPOT tails (None: equal to the mean)."""
+    tpot_p99_s: float | None = None
+    admission_wait_s: float = 0.0
+    """Mean wait for a free sequence slot (part of ttft_s; inf at the offline maximum)."""
+    ttft_admitted_s: float | None = None
+    """Mean TTFT once a slot is free (ttft_s without the admission wait; None: equal to ttft_s)."""
+
+    def ttft_at(self, percentile: Percentile = "mean") -> float:
+        """TTFT at a statistic (seconds)."""
+        if percentile == "p90" and self.ttft_p90_s is not None:
+            return self.ttft_p90_s
+        if percentile == "p99" and self.ttft_p99_s is not None:
+            return self.ttft_p99_s
+        return self.ttft_s
+
+    def tpot_at(self, percentile: Percentile = "mean") -> float:
+        """Per-request TPOT at a statistic (seconds)."""
+        if percentile == "p90" and self.tpot_p90_s is not None:
+            return self.tpot_p90_s
+        if percentile == "p99" and self.tpot_p99_s is not None:
+            return self.tpot_p99_s
+        return self.tpot_s
 
 
 @dataclass(frozen=True)
@@ -224,10 +345,13 @@ class Server:
         )
 
     # -- continuous batching, open loop -------------------------------------------------------
-    def steady(self, batch: float) -> OperatingPoint:
+    def steady(self, batch: float, tails: bool = True) -> OperatingPoint:
         """Steady state with `batch` running sequences (Poisson arrivals at the implied rate).
 
-        Batches beyond the token budget's limit behave as that limit (`token_budget_batch`)."""
+        Batches beyond the token budget's limit behave as that limit (`token_budget_batch`).
+        TTFT = own prefill (batch riding along) + M/D/1 prefill wait + admission wait + half a
+        step in flight; tails as in the module docstring (skipped when `tails` is False: the
+        point's p90/p99 then equal its means)."""
         b = min(max(batch, 0.0), self.token_budget_batch)
         o = self.work.output_tokens
         prefills = b * self.tau / o
@@ -235,9 +359,57 @@ class Server:
         t = self.round_s(b, prefills)
         rate = b * self.tau / (o * t) if t > 0 else 0.0
         rho = max(0.0, (t - t_dec) / t) if t > 0 else 0.0
-        wait = md1_wait_s(rho, self.prefill_alone_s)
-        ttft = self.prefill_s(b) + wait + (1.0 - math.exp(-b)) * t / 2.0
-        return self._point(b, rate, t, t_dec, ttft)
+        s_alone = self.prefill_alone_s
+        w1 = md1_wait_s(rho, s_alone)
+        own = self.prefill_s(b)
+        busy_frac = 1.0 - math.exp(-b)
+        hold = own + max(o - 1.0, 0.0) * t / self.tau
+        w2, p2 = admission_wait_s(float(self.max_batch), b, hold)
+        admitted = own + w1 + busy_frac * t / 2.0
+        ttft = admitted + w2
+        point = self._point(b, rate, t, t_dec, ttft)
+        if not tails:
+            return replace(point, admission_wait_s=w2, ttft_admitted_s=admitted)
+        out: dict[str, float] = {}
+        tpot_sd = self._tpot_sd(b, prefills, t)
+        for name, tail in TAIL.items():
+            q1 = wait_quantile_s(w1, rho, tail)
+            q2 = wait_quantile_s(w2, p2, tail)
+            out["ttft_" + name] = max(ttft, own + q1 + q2 + busy_frac * t * (1.0 - tail))
+            out["tpot_" + name] = point.tpot_s + Z_SCORE[name] * tpot_sd
+        return replace(
+            point,
+            ttft_p90_s=out["ttft_p90"],
+            ttft_p99_s=out["ttft_p99"],
+            tpot_p90_s=out["tpot_p90"],
+            tpot_p99_s=out["tpot_p99"],
+            admission_wait_s=w2,
+            ttft_admitted_s=admitted,
+        )
+
+    def _tpot_sd(self, batch: float, prefills: float, round_s: float) -> float:
+        """Standard deviation of one request's mean TPOT (module docstring): prefill-carrying
+        steps (binomial over its O - 1 steps) and batch fluctuation (dT/dB)^2 x 2B/3."""
+        m = max(self.work.output_tokens - 1.0, 1.0)
+        var = 0.0
+        if prefills > 0:
+            tokens = self.work.prefill_tokens
+            per_step = max(prefills, 1.0)
+            if tokens > 0:
+                per_step = min(per_step, self.step_token_budget / tokens)
+            f = min(prefills / per_step, 1.0)
+            t0 = self._step_s(batch, 0.0)
+            t1 = self._step_s(batch, per_step)
+            var += f * (1.0 - f) * (t1 - t0) ** 2 / m
+        if batch > 0:
+            h = max(0.05 * batch, 0.5)
+            lo, hi = max(batch - h, 0.0), batch + h
+            slope = (
+                self.round_s(hi, hi * self.tau / self.work.output_tokens)
+                - self.round_s(lo, lo * self.tau / self.work.output_tokens)
+            ) / (hi - lo)
+            var += max(slope, 0.0) ** 2 * 2.0 * batch / 3.0
+        return math.sqrt(var) / self.tau
 
     def max_throughput(self) -> OperatingPoint:
         """All requests queued: the largest batch that fits (offline / QPS = inf)."""
@@ -261,29 +433,35 @@ class Server:
         lo, hi = 0.0, float(self.max_batch)
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            if self.steady(mid).requests_per_s < rate:
+            if self.steady(mid, tails=False).requests_per_s < rate:
                 lo = mid
             else:
                 hi = mid
         return self.steady(hi)
 
-    def best_meeting(self, ttft_s: float | None, tpot_s: float | None) -> OperatingPoint | None:
-        """Highest-rate steady state with TTFT <= ttft_s and TPOT <= tpot_s (None: unconstrained).
+    def best_meeting(
+        self, ttft_s: float | None, tpot_s: float | None, percentile: Percentile = "mean"
+    ) -> OperatingPoint | None:
+        """Highest-rate steady state with TTFT <= ttft_s and TPOT <= tpot_s at `percentile`
+        (None: unconstrained).
 
         Both latencies grow with the batch, so the feasible batches form an interval [0, B*]."""
 
         def ok(p: OperatingPoint) -> bool:
-            return (ttft_s is None or p.ttft_s <= ttft_s) and (tpot_s is None or p.tpot_s <= tpot_s)
+            return (ttft_s is None or p.ttft_at(percentile) <= ttft_s) and (
+                tpot_s is None or p.tpot_at(percentile) <= tpot_s
+            )
 
         top = self.max_throughput()
         if ok(top):
             return top
         lo, hi = 0.0, float(self.max_batch)
-        if not ok(self.steady(min(1e-3, hi))):
+        need_tails = percentile != "mean"
+        if not ok(self.steady(min(1e-3, hi), need_tails)):
             return None
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            if ok(self.steady(mid)):
+            if ok(self.steady(mid, need_tails)):
                 lo = mid
             else:
                 hi = mid
@@ -344,7 +522,43 @@ class Server:
         b = float(max(batch, 1))
         o = self.work.output_tokens
         ttft = self.prefill_s(0.0, requests=b)
+        if self.work.output_dist == "exponential":
+            decode, tpot = self.shrinking_batch_decode_s(int(b))
+            e2e = ttft + decode
+            rate = b / e2e
+            return OperatingPoint(b, rate, rate * o, rate * self.work.input_tokens, ttft, tpot, e2e, 0.0)
         t = self.round_s(b, 0.0)
         e2e = ttft + max(o - 1.0, 0.0) * t / self.tau
         rate = b / e2e
         return OperatingPoint(b, rate, rate * o, rate * self.work.input_tokens, ttft, t / self.tau, e2e, 0.0)
+
+    def shrinking_batch_decode_s(self, batch: int) -> tuple[float, float]:
+        """(decode time, token-weighted mean step time) of one static batch with exponential output
+        lengths (mean O): between the (B - n)-th and (B - n + 1)-th finishes n sequences run, on
+        average O / n steps, so
+
+            time = sum_{n=1..B} (O / n) t(n) / tau,   mean step = sum_{n=1..B} t(n) / (B tau)
+
+        (summed exactly up to 256 running sequences, beyond on a geometric grid with t(n) linear
+        between grid points)."""
+        o = self.work.output_tokens
+        ns = list(range(1, min(batch, 256) + 1))
+        n = ns[-1]
+        while n < batch:
+            n = min(batch, int(n * 1.25) + 1)
+            ns.append(n)
+        ts = [self.round_s(float(k), 0.0) for k in ns]
+        time = 0.0
+        steps = 0.0
+        prev_n, prev_t = 0, 0.0
+        for k, t in zip(ns, ts, strict=True):
+            if k - prev_n == 1 or prev_n == 0:
+                time += o / k * t
+                steps += t
+            else:  # linear t over (prev_n, k]: sum of t(m) / m and of t(m)
+                for m in range(prev_n + 1, k + 1):
+                    tm = prev_t + (t - prev_t) * (m - prev_n) / (k - prev_n)
+                    time += o / m * tm
+                    steps += tm
+            prev_n, prev_t = k, t
+        return time / self.tau, steps / (batch * self.tau)

@@ -39,10 +39,19 @@ class RequestWork:
     output_tokens: float
     input_tokens: float
     """Prompt tokens counted as input in throughput metrics (speech: decoder prompt tokens)."""
+    output_dist: str = "fixed"
+    """`fixed` or `exponential` output lengths (mean `output_tokens`)."""
 
 
-def text_work(model: ModelSpec, input_tokens: float, output_tokens: float) -> RequestWork:
+def text_work(
+    model: ModelSpec, input_tokens: float, output_tokens: float, output_dist: str = "fixed"
+) -> RequestWork:
     """Text request: prefill I tokens, then O decode steps at mean context I + (O + 1) / 2.
+
+    Exponential output lengths (`output_dist="exponential"`, mean O): a running sequence is
+    length-biased (E[O^2] / E[O] = 2 O) and halfway through, so it holds I + O KV tokens and
+    attends to I + O + 1/2 on average; the peak a scheduler must be able to hold is the p99 length
+    O ln 100.
 
     >>> from optimizer.perf._examples import LLAMA_3_1_8B
     >>> w = text_work(LLAMA_3_1_8B, 128, 2048)
@@ -51,6 +60,18 @@ def text_work(model: ModelSpec, input_tokens: float, output_tokens: float) -> Re
     """
     i = max(float(input_tokens), 0.0)
     o = max(float(output_tokens), 1.0)
+    if output_dist == "exponential":
+        return RequestWork(
+            prefill_tokens=i,
+            prefill_attn_flops=attention_prefill_flops(model, i),
+            encoder_windows=0.0,
+            decode_context=i + o + 0.5,
+            kv_tokens_mean=i + o,
+            kv_tokens_peak=i + o * math.log(100.0),
+            output_tokens=o,
+            input_tokens=i,
+            output_dist="exponential",
+        )
     return RequestWork(
         prefill_tokens=i,
         prefill_attn_flops=attention_prefill_flops(model, i),
@@ -92,9 +113,14 @@ def speech_work(model: ModelSpec, audio_seconds: float, output_tokens: float) ->
 
 
 def request_work(
-    model: ModelSpec, input_tokens: float, output_tokens: float, audio_seconds: float | None = None
+    model: ModelSpec,
+    input_tokens: float,
+    output_tokens: float,
+    audio_seconds: float | None = None,
+    *,
+    output_dist: str = "fixed",
 ) -> RequestWork:
     """Dispatch on the model: encoder-decoder models with audio take the speech path."""
     if model.encoder_layers > 0 and audio_seconds is not None:
         return speech_work(model, audio_seconds, output_tokens)
-    return text_work(model, input_tokens, output_tokens)
+    return text_work(model, input_tokens, output_tokens, output_dist)

@@ -147,6 +147,9 @@ class Slo(Frozen):
     """Time to first token as seen by the user, ms, network round trip included."""
     tpot_ms: TpotMs | None = None
     """Time per output token after the first, ms."""
+    percentile: Literal["mean", "p90", "p99"] = "mean"
+    """Statistic the TTFT and TPOT targets are stated for: `mean` (default), `p90` or `p99` (the
+    share of requests that must meet them). Candidates are sized with the matching prediction."""
     deadline_hours: float | None = Field(default=None, gt=0.0, le=MAX_DEADLINE_HOURS)
     """Batch work: each day's requests must be finished within this many hours. At 24 or more the
     day's volume may be served in any period (cheapest hours); below 24 it is served as it arrives."""
