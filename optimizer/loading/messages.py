@@ -107,7 +107,7 @@ def model_fields_at(path: PathKey, root: type[BaseModel]) -> list[str]:
 
     >>> from optimizer.schema.problem import Problem
     >>> model_fields_at(("workloads", 0, "slo"), Problem)
-    ['ttft_ms', 'tpot_ms', 'deadline_hours']
+    ['ttft_ms', 'tpot_ms', 'percentile', 'deadline_hours']
     """
     annotations: list[Any] = [root]
     for part in path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import DATA
 
 from optimizer.candidates import build_candidates
-from optimizer.schema.loader import load_problem
+from optimizer.loading.problem_file import load_problem
 
 
 def test_p99_targets_give_no_more_capacity_than_mean_targets() -> None:
