@@ -42,11 +42,13 @@ import numpy as np
 import yaml
 
 from optimizer.perf.benchmarks import BenchmarkRow, Resolver, RowPrediction, default_resolver, predict_row
+from optimizer.perf.engines import ENGINES, REFERENCE_ENGINE
 from optimizer.perf.params import (
     CALIBRATION_FILE,
     FALLBACK_FAMILY_PARAMS,
     GENERIC_FAMILY_PARAMS,
     CalibrationParams,
+    EngineParams,
     FamilyParams,
 )
 from optimizer.perf.validation import summarize
@@ -73,7 +75,15 @@ FAMILY_BOUNDS = (
     Bound("bw_eff", 0.30, 0.95, 0.15),
     Bound("compute_eff", 0.15, 0.90, 0.15),
     Bound("step_overhead_ms", 0.05, 15.0, 2.0),
+    Bound("kv_bw_eff", 0.30, 0.95, 0.15),
 )
+ENGINE_BOUNDS = (
+    Bound("bw_scale", 0.40, 1.60, 0.25),
+    Bound("compute_scale", 0.40, 1.60, 0.25),
+    Bound("overhead_scale", 0.20, 5.00, 1.00),
+)
+ENGINE_MIN_ROWS = 3
+"""An engine other than the reference gets fitted factors only with at least this many rows."""
 GLOBAL_BOUNDS = (
     Bound("attn_eff", 0.10, 1.00, 0.30),
     Bound("roofline_sharpness", 1.0, 12.0, 4.0),
@@ -159,6 +169,10 @@ def row_loss(results: Sequence[RowPrediction]) -> float:
     return total
 
 
+def _family_from(cur: FamilyParams, v: Sequence[float]) -> FamilyParams:
+    return replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], kv_bw_eff=v[3], source="fitted")
+
+
 def _family_default(name: str) -> FamilyParams:
     return FALLBACK_FAMILY_PARAMS.get(name, GENERIC_FAMILY_PARAMS)
 
@@ -176,6 +190,8 @@ class FitResult:
     results: tuple[RowPrediction, ...]
     rows_by_family: dict[str, int]
     sweeps: int
+    rows_by_engine: dict[str, int]
+    fitted_engines: frozenset[str]
 
 
 def fit(
@@ -195,8 +211,13 @@ def fit(
     first = [predict_row(r, res, params) for r in rows]
     scored = [(r, p) for r, p in zip(rows, first, strict=True) if p.skipped is None]
     by_family: dict[str, list[BenchmarkRow]] = {}
+    by_engine_all: dict[str, list[BenchmarkRow]] = {}
     for r, p in scored:
         by_family.setdefault(p.gpu_family or "?", []).append(r)
+        by_engine_all.setdefault(p.engine or REFERENCE_ENGINE, []).append(r)
+    by_engine = {
+        k: v for k, v in by_engine_all.items() if k != REFERENCE_ENGINE and len(v) >= ENGINE_MIN_ROWS
+    }
     all_scored = [r for r, _ in scored]
 
     def evaluate(ps: CalibrationParams, subset: Sequence[BenchmarkRow]) -> float:
@@ -209,7 +230,7 @@ def fit(
             subset = by_family[fam_name]
             cur = params.family(fam_name)
             default = _family_default(fam_name)
-            d_vals = [default.bw_eff, default.compute_eff, default.step_overhead_ms]
+            d_vals = [default.bw_eff, default.compute_eff, default.step_overhead_ms, default.kv_bandwidth_eff]
 
             def f_fam(
                 x: np.ndarray,
@@ -220,25 +241,59 @@ def fit(
                 params: CalibrationParams = params,
             ) -> float:
                 v = [_from_x(float(xi), b) for xi, b in zip(x, FAMILY_BOUNDS, strict=True)]
-                fp = replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], source="fitted")
+                fp = _family_from(cur, v)
                 return evaluate(params.with_family(fam_name, fp), subset) + _prior(v, d_vals, FAMILY_BOUNDS)
 
             x0 = np.array(
                 [
                     _to_x(v, b)
                     for v, b in zip(
-                        [cur.bw_eff, cur.compute_eff, cur.step_overhead_ms], FAMILY_BOUNDS, strict=True
+                        [cur.bw_eff, cur.compute_eff, cur.step_overhead_ms, cur.kv_bandwidth_eff],
+                        FAMILY_BOUNDS,
+                        strict=True,
                     )
                 ]
             )
             x, _ = nelder_mead(f_fam, x0, max_evals=max_evals)
             v = [_from_x(float(xi), b) for xi, b in zip(x, FAMILY_BOUNDS, strict=True)]
-            params = params.with_family(
-                fam_name, replace(cur, bw_eff=v[0], compute_eff=v[1], step_overhead_ms=v[2], source="fitted")
-            )
+            params = params.with_family(fam_name, _family_from(cur, v))
             say(
                 f"sweep {sweeps}: family {fam_name} ({len(subset)} rows) bw_eff {v[0]:.3f} "
-                f"compute_eff {v[1]:.3f} step_overhead_ms {v[2]:.2f}"
+                f"compute_eff {v[1]:.3f} step_overhead_ms {v[2]:.2f} kv_bw_eff {v[3]:.3f}"
+            )
+
+        for eng_name in sorted(by_engine):
+            e_subset = by_engine[eng_name]
+            e_cur = params.engine_params(eng_name)
+
+            def f_eng(
+                x: np.ndarray,
+                eng_name: str = eng_name,
+                e_subset: list[BenchmarkRow] = e_subset,
+                params: CalibrationParams = params,
+            ) -> float:
+                v = [_from_x(float(xi), b) for xi, b in zip(x, ENGINE_BOUNDS, strict=True)]
+                ep = EngineParams(v[0], v[1], v[2], "fitted")
+                return evaluate(params.with_engine_params(eng_name, ep), e_subset) + _prior(
+                    v, [1.0, 1.0, 1.0], ENGINE_BOUNDS
+                )
+
+            x0 = np.array(
+                [
+                    _to_x(v, b)
+                    for v, b in zip(
+                        [e_cur.bw_scale, e_cur.compute_scale, e_cur.overhead_scale],
+                        ENGINE_BOUNDS,
+                        strict=True,
+                    )
+                ]
+            )
+            x, _ = nelder_mead(f_eng, x0, max_evals=max_evals)
+            v = [_from_x(float(xi), b) for xi, b in zip(x, ENGINE_BOUNDS, strict=True)]
+            params = params.with_engine_params(eng_name, EngineParams(v[0], v[1], v[2], "fitted"))
+            say(
+                f"sweep {sweeps}: engine {eng_name} ({len(e_subset)} rows) bw_scale {v[0]:.3f} "
+                f"compute_scale {v[1]:.3f} overhead_scale {v[2]:.2f}"
             )
 
         g_default = CalibrationParams()
@@ -273,7 +328,15 @@ def fit(
         if converged:
             break
     results = tuple(predict_row(r, res, params) for r in rows)
-    return FitResult(params, prev, results, {k: len(v) for k, v in by_family.items()}, sweeps)
+    return FitResult(
+        params,
+        prev,
+        results,
+        {k: len(v) for k, v in by_family.items()},
+        sweeps,
+        {k: len(v) for k, v in by_engine_all.items()},
+        frozenset(by_engine),
+    )
 
 
 def _round(x: float, digits: int = 4) -> float:
@@ -292,9 +355,21 @@ def calibration_document(
             "bw_eff": _round(fam.bw_eff),
             "compute_eff": _round(fam.compute_eff),
             "step_overhead_ms": _round(fam.step_overhead_ms),
+            "kv_bw_eff": _round(fam.kv_bandwidth_eff),
             "allreduce_hop_us": _round(fam.allreduce_hop_us),
             "source": "fitted" if n > 0 else "default",
             "rows": n,
+        }
+    engines: dict[str, Any] = {}
+    for name in sorted(set(ENGINES)):
+        eng = p.engine_params(name)
+        fitted = name in result.fitted_engines
+        engines[name] = {
+            "bw_scale": _round(eng.bw_scale) if fitted else 1.0,
+            "compute_scale": _round(eng.compute_scale) if fitted else 1.0,
+            "overhead_scale": _round(eng.overhead_scale) if fitted else 1.0,
+            "source": "fitted" if fitted else ("reference" if name == REFERENCE_ENGINE else "default"),
+            "rows": result.rows_by_engine.get(name, 0),
         }
     summary = summarize(result.results)
     per_family: dict[str, Any] = {}
@@ -332,6 +407,7 @@ def calibration_document(
             "kv_block_tokens": p.kv_block_tokens,
         },
         "families": families,
+        "engines": engines,
         "residuals": {
             m: {
                 "count": s.count,
@@ -436,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = check_output(args.out, args.replace_shipped, args.dry_run)
     data = args.data or default_data_path()
     doc = run(data, out, fit_date=args.date, progress=_stderr)
-    print(yaml.safe_dump({k: doc[k] for k in ("global", "families", "residuals")}, sort_keys=False))
+    print(
+        yaml.safe_dump({k: doc[k] for k in ("global", "families", "engines", "residuals")}, sort_keys=False)
+    )
     return 0
 
 

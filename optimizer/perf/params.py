@@ -55,6 +55,14 @@ class FamilyParams:
     """Per-hop latency of a ring all-reduce over the scale-up link (us); not fitted."""
     source: str = "default"
     """`fitted` (from calibration rows) or `default` (physically-motivated fallback)."""
+    kv_bw_eff: float | None = None
+    """Throughput path: achieved / peak bandwidth of attention reading the KV cache at large batch
+    (paged, scattered blocks); None = bw_eff. `bw_eff` is then the latency path (weight streaming,
+    which dominates batch-1 decode)."""
+
+    @property
+    def kv_bandwidth_eff(self) -> float:
+        return self.bw_eff if self.kv_bw_eff is None else self.kv_bw_eff
 
 
 FALLBACK_FAMILY_PARAMS: Mapping[str, FamilyParams] = {
@@ -100,6 +108,7 @@ def scaled_family(fam: FamilyParams, eng: EngineParams) -> FamilyParams:
     return replace(
         fam,
         bw_eff=min(fam.bw_eff * eng.bw_scale, 0.98),
+        kv_bw_eff=None if fam.kv_bw_eff is None else min(fam.kv_bw_eff * eng.bw_scale, 0.98),
         compute_eff=min(fam.compute_eff * eng.compute_scale, 0.98),
         step_overhead_ms=fam.step_overhead_ms * eng.overhead_scale,
     )
@@ -179,6 +188,7 @@ def params_from_mapping(doc: Mapping[str, Any]) -> CalibrationParams:
             step_overhead_ms=float(raw.get("step_overhead_ms", base.step_overhead_ms)),
             allreduce_hop_us=float(raw.get("allreduce_hop_us", base.allreduce_hop_us)),
             source=str(raw.get("source", "fitted")),
+            kv_bw_eff=None if raw.get("kv_bw_eff") is None else float(raw["kv_bw_eff"]),
         )
     engines: dict[str, EngineParams] = {}
     for name, raw in (doc.get("engines") or {}).items():

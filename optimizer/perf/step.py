@@ -245,6 +245,11 @@ class Replica:
         return self.gpu.mem_bandwidth_tb_s * 1e12 * self.fam.bw_eff
 
     @functools.cached_property
+    def kv_bandwidth(self) -> float:
+        """Achievable KV-cache read bytes/s per device (throughput path): peak x kv_bw_eff."""
+        return self.gpu.mem_bandwidth_tb_s * 1e12 * self.fam.kv_bandwidth_eff
+
+    @functools.cached_property
     def compute(self) -> float:
         """Achievable GEMM FLOP/s per device: peak(dtype) x compute_eff."""
         return peak_tflops(self.gpu, self.precision) * 1e12 * self.fam.compute_eff
@@ -416,7 +421,7 @@ class Replica:
             decode_tokens * context * attention_decode_flops_per_ctx_token(self.model) + prefill_attn_flops
         ) / self.devices
         attn_s = roofline_s(
-            kv_read / self.bandwidth, a_flops / self.attn_compute, self.params.roofline_sharpness
+            kv_read / self.kv_bandwidth, a_flops / self.attn_compute, self.params.roofline_sharpness
         )
         comm_s = self.allreduce_s(tokens) + self.moe_comm_s(tokens)
         overhead = self.fam.step_overhead_ms * 1e-3 if tokens > 0 else 0.0

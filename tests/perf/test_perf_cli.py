@@ -242,7 +242,7 @@ def test_calibrate_writes_to_out_with_progress_on_stderr(tmp_path: Path) -> None
     assert "sweep 1" in proc.stderr and f"wrote {out}" in proc.stderr
     assert "sweep" not in proc.stdout
     printed = yaml.safe_load(proc.stdout)
-    assert set(printed) == {"global", "families", "residuals"}
+    assert set(printed) == {"global", "families", "engines", "residuals"}
     doc = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert doc["fit_date"] == "2000-01-01" and doc["rows_total"] == 3
     # the written file is a usable parameter set for validate
