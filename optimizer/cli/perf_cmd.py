@@ -74,6 +74,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--dp", type=int, default=1, help="attention data-parallel groups (DEP), each of --tp GPUs"
     )
+    p.add_argument("--pp", type=int, default=1, help="pipeline stages, each of --tp x --dp GPUs")
     p.add_argument("--draft-model", default=None, help="speculative decoding draft model")
     p.add_argument("--acceptance-rate", type=float, default=0.7, help="draft token acceptance rate")
     p.add_argument("--draft-tokens", type=int, default=4, help="draft tokens per verification step")
@@ -166,8 +167,8 @@ def _check_predict_args(args: argparse.Namespace) -> None:
         problems.append("--acceptance-rate must be in [0, 1]")
     if args.draft_tokens < 1:
         problems.append("--draft-tokens must be >= 1")
-    if args.ep < 1 or args.dp < 1:
-        problems.append("--ep and --dp must be >= 1")
+    if args.ep < 1 or args.dp < 1 or args.pp < 1:
+        problems.append("--ep, --dp and --pp must be >= 1")
     if problems:
         raise InputError("; ".join(problems))
 
@@ -214,6 +215,7 @@ def run_predict(args: argparse.Namespace) -> int:
         dp=args.dp,
         ep=args.ep,
         percentile=args.percentile,
+        pp=args.pp,
     )
     ident = {
         "model": model.id,
@@ -270,7 +272,7 @@ def _print_prediction(ident: dict[str, Any], pred: Prediction) -> None:
     op.add_row("running sequences (batch)", str(cap.batch))
     op.add_row("requests/s", _fmt(cap.requests_per_s, 3))
     op.add_row("output tokens/s", _fmt(cap.output_tokens_per_s))
-    devices = max(cap.tensor_parallel * cap.data_parallel, 1)
+    devices = max(cap.tensor_parallel * cap.data_parallel * cap.pipeline_parallel, 1)
     op.add_row("output tokens/s per GPU", _fmt(cap.output_tokens_per_s / devices))
     op.add_row(
         "TTFT (server) mean / p90 / p99, ms",

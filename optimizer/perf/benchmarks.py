@@ -488,6 +488,7 @@ class RowPrediction:
     """Serving engine the row was predicted with (`engines.ENGINES` id)."""
     dp: int = 1
     ep: int = 1
+    pp: int = 1
 
 
 def parse_scenario(s: str) -> tuple[str, float | None] | None:
@@ -521,8 +522,8 @@ def _lengths(row: BenchmarkRow, kind: str, model: ModelSpec) -> tuple[float, flo
     return (ds.input_tokens if i is None else i), (ds.output_tokens if o is None else o)
 
 
-Layout = tuple[int, int, int]
-"""(tp, dp, ep) of one replica."""
+Layout = tuple[int, int, int, int]
+"""(tp, dp, ep, pp) of one replica."""
 
 
 def _fits(
@@ -536,8 +537,10 @@ def _fits(
 ) -> bool:
     from optimizer.perf.capacity import why_not_fit
 
-    tp, dp, ep = layout
-    srv = Server(Replica(model, gpu, prec, tp, params, dp=dp, ep=ep), request_work(model, i, max(o, 1.0)))
+    tp, dp, ep, pp = layout
+    srv = Server(
+        Replica(model, gpu, prec, tp, params, dp=dp, ep=ep, pp=pp), request_work(model, i, max(o, 1.0))
+    )
     return why_not_fit(srv) is None
 
 
@@ -553,19 +556,26 @@ def _fitting_layouts(
     """Layouts tried when a row leaves parallelism unstated (the engines' default is tensor
     parallelism): powers of two up to num_gpus and the scale-up domain at which the model fits. A
     mixture-of-experts model that fits no such TP falls back to expert parallelism over all
-    num_gpus devices with attention TP t and data parallel num_gpus / t (as deployed across nodes)."""
+    num_gpus devices with attention TP t and data parallel num_gpus / t (as deployed across nodes); a
+    dense model that fits no TP is pipelined across nodes: TP = the scale-up domain, PP = num_gpus / TP."""
     out: list[Layout] = []
     tp = 1
     while tp <= min(num_gpus, gpu.max_tensor_parallel):
-        if _fits(model, gpu, prec, (tp, 1, 1), i, o, params):
-            out.append((tp, 1, 1))
+        if _fits(model, gpu, prec, (tp, 1, 1, 1), i, o, params):
+            out.append((tp, 1, 1, 1))
         tp *= 2
     if not out and model.is_moe:
         tp = 1
         while tp <= min(num_gpus, gpu.max_tensor_parallel):
-            if num_gpus % tp == 0 and _fits(model, gpu, prec, (tp, num_gpus // tp, num_gpus), i, o, params):
-                out.append((tp, num_gpus // tp, num_gpus))
+            lay = (tp, num_gpus // tp, num_gpus, 1)
+            if num_gpus % tp == 0 and _fits(model, gpu, prec, lay, i, o, params):
+                out.append(lay)
             tp *= 2
+    if not out:
+        tp = min(num_gpus, gpu.max_tensor_parallel)
+        lay = (tp, 1, 1, num_gpus // tp)
+        if lay[3] > 1 and _fits(model, gpu, prec, lay, i, o, params):
+            out.append(lay)
     return out
 
 
@@ -601,8 +611,7 @@ def predict_row(row: BenchmarkRow, resolver: Resolver, params: CalibrationParams
         return RowPrediction(row, None, f"unknown metric {row.metric!r}")
     if row.parallelism_error is not None:
         return RowPrediction(row, None, row.parallelism_error)
-    if row.pp > 1:
-        return RowPrediction(row, None, f"pipeline parallelism (PP{row.pp}) is not modelled yet")
+
     sc = parse_scenario(row.scenario)
     if sc is None:
         return RowPrediction(row, None, f"unknown scenario {row.scenario!r}")
@@ -620,15 +629,15 @@ def predict_row(row: BenchmarkRow, resolver: Resolver, params: CalibrationParams
     if kind == "prefill_only":
         o = 0.0
     if row.tensor_parallel is not None:
-        layout = (row.tensor_parallel, row.dp, row.ep)
+        layout = (row.tensor_parallel, row.dp, row.ep, row.pp)
         return _predict_at_tp(row, model, gpu, prec, kind, qps, i, o, layout, params)
     options = _fitting_layouts(model, gpu, prec, row.num_gpus, i, o, params)
     if not options:
         return RowPrediction(
             row,
             None,
-            f"{model.name} does not fit on {row.num_gpus} x {gpu.name} with tensor or expert parallelism "
-            "(pipeline parallelism is not modelled)",
+            f"{model.name} does not fit on {row.num_gpus} x {gpu.name} with tensor, expert or pipeline "
+            "parallelism",
             gpu_family=gpu.family,
             engine=engine.id,
         )
@@ -653,9 +662,11 @@ def _predict_at_tp(
     layout: Layout,
     params: CalibrationParams,
 ) -> RowPrediction:
-    tp, dp, ep = layout
-    copies = max(1, row.num_gpus // (tp * dp))
-    server = Server(Replica(model, gpu, prec, tp, params, dp=dp, ep=ep), request_work(model, i, max(o, 1.0)))
+    tp, dp, ep, pp = layout
+    copies = max(1, row.num_gpus // (tp * dp * pp))
+    server = Server(
+        Replica(model, gpu, prec, tp, params, dp=dp, ep=ep, pp=pp), request_work(model, i, max(o, 1.0))
+    )
     from optimizer.perf.capacity import why_not_fit
 
     why = why_not_fit(server)
@@ -677,6 +688,7 @@ def _predict_at_tp(
             engine=params.engine,
             dp=dp,
             ep=ep,
+            pp=pp,
         )
 
     if why is not None:

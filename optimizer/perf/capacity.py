@@ -82,8 +82,9 @@ class Capacity:
     tpot_p90_ms: float = 0.0
     tpot_p99_ms: float = 0.0
     data_parallel: int = 1
-    """Attention data-parallel groups in the replica (DEP); devices = tensor_parallel x data_parallel."""
+    """Attention data-parallel groups in the replica (DEP); devices = tp x dp x pp."""
     expert_parallel: int = 1
+    pipeline_parallel: int = 1
 
 
 def ttft_ms_at(cap: Capacity, percentile: Percentile) -> float:
@@ -106,8 +107,9 @@ def _replica(
     params: CalibrationParams,
     dp: int = 1,
     ep: int = 1,
+    pp: int = 1,
 ) -> Server:
-    rep = Replica(model, gpu, precision, tp, params, dp=dp, ep=ep)
+    rep = Replica(model, gpu, precision, tp, params, dp=dp, ep=ep, pp=pp)
     work = request_work(
         model, shape.input_tokens, shape.output_tokens, shape.audio_seconds, output_dist=shape.output_dist
     )
@@ -129,8 +131,10 @@ def why_not_fit(server: Server) -> str | None:
         return f"tensor parallel {tp} exceeds {gpu.name}'s scale-up domain ({gpu.max_tensor_parallel})"
     if model.num_attention_heads % tp != 0:
         return f"{model.num_attention_heads} attention heads are not divisible by tensor parallel {tp}"
-    if rep.dp < 1 or rep.ep < 1:
-        return f"attention data parallel {rep.dp} and expert parallel {rep.ep} must be >= 1"
+    if rep.dp < 1 or rep.ep < 1 or rep.pp < 1:
+        return f"data parallel {rep.dp}, expert parallel {rep.ep} and pipeline stages {rep.pp} must be >= 1"
+    if rep.pp > model.num_layers:
+        return f"{rep.pp} pipeline stages exceed {model.name}'s {model.num_layers} layers"
     if (rep.dp > 1 or rep.ep > 1) and not model.is_moe:
         return f"{model.name} is dense: expert / attention-data parallelism needs a mixture-of-experts model"
     if rep.ep > 1 and (rep.devices % rep.ep != 0 or rep.ep > model.num_experts):
@@ -203,6 +207,7 @@ def _capacity(
             percentile=percentile,
             data_parallel=server.rep.dp,
             expert_parallel=server.rep.ep,
+            pipeline_parallel=server.rep.pp,
         )
     ttft = {p: _finite_ttft_s(point, p) * 1e3 for p in PERCENTILES}
     tpot = {p: point.tpot_at(p) * 1e3 for p in PERCENTILES}
@@ -237,6 +242,7 @@ def _capacity(
         tpot_p99_ms=tpot["p99"],
         data_parallel=server.rep.dp,
         expert_parallel=server.rep.ep,
+        pipeline_parallel=server.rep.pp,
     )
 
 
@@ -254,6 +260,7 @@ def replica_capacity(
     dp: int = 1,
     ep: int = 1,
     percentile: Percentile = "mean",
+    pp: int = 1,
 ) -> Capacity:
     """Highest sustained request rate of one replica at which TTFT <= ttft_ms and TPOT <= tpot_ms,
     both at `percentile` (mean, p90 or p99; the workload's `slo.percentile`).
@@ -263,7 +270,7 @@ def replica_capacity(
     does not fit returns fits=False, its reason, and zero capacity.
     """
     p = params if params is not None else default_params()
-    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep)
+    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep, pp)
     reason = why_not_fit(server)
     if reason is not None:
         return _capacity(server, None, reason, fits=False, percentile=percentile)
@@ -317,6 +324,7 @@ def predict(
     dp: int = 1,
     ep: int = 1,
     percentile: Percentile = "mean",
+    pp: int = 1,
 ) -> Prediction:
     """Predict one operating point of one replica.
 
@@ -325,7 +333,7 @@ def predict(
     `qps` (Poisson arrivals), latency targets (capacity), or none (max throughput).
     """
     p = params if params is not None else default_params()
-    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep)
+    server = _replica(model, gpu, precision, tp, shape, draft, p, dp, ep, pp)
     reason = why_not_fit(server)
     mode: Mode
     if concurrency is not None:
@@ -356,6 +364,7 @@ def predict(
                 dp=dp,
                 ep=ep,
                 percentile=percentile,
+                pp=pp,
             ),
         )
     overloaded = False

@@ -169,22 +169,24 @@ def memory_plan(
     extra_weight_bytes: float = 0.0,
     extra_kv_bytes_per_token: float = 0.0,
     dp: int = 1,
+    pp: int = 1,
 ) -> MemoryPlan:
     """Weights, reserve and KV budget per device.
 
     kv_budget = kv_mem_fraction x (memory - weights - reserve)   (kv_rule `of_free`, TensorRT-LLM's
     `free_gpu_memory_fraction`, 0.9), or kv_mem_fraction x memory - weights - reserve (`of_total`,
     vLLM's `gpu_memory_utilization` / SGLang's `mem_fraction_static`); weights per device from
-    `weight_bytes_per_gpu` (tp x dp devices), reserve = runtime reserve + activations.
+    `weight_bytes_per_gpu` (tp x dp devices) / pp, KV per token per device / pp (pipeline stages
+    hold 1 / pp of the layers), reserve = runtime reserve + activations.
     `extra_*` add a co-resident model (speculative draft) sharing the same ranks.
     """
     kvb = precision.kv_bytes if kv_bytes is None else kv_bytes
-    w = weight_bytes_per_gpu(model, precision, tp, dp) + extra_weight_bytes / tp
+    w = (weight_bytes_per_gpu(model, precision, tp, dp) + extra_weight_bytes / tp) / pp
     reserve = params.runtime_reserve_gb * 1e9 + activation_reserve_bytes(
         model, tp, params.max_num_tokens, params.act_bytes
     )
     usable = gpu.memory_gb * 1e9
-    per_tok = kv_bytes_per_token_per_gpu(model, kvb, tp) + extra_kv_bytes_per_token / tp
+    per_tok = (kv_bytes_per_token_per_gpu(model, kvb, tp) + extra_kv_bytes_per_token / tp) / pp
     free = usable - w - reserve
     if params.kv_rule == "of_total":
         budget = params.kv_mem_fraction * usable - w - reserve if free > 0 else free

@@ -216,6 +216,7 @@ class Server:
             extra_weight_bytes=extra_w,
             extra_kv_bytes_per_token=extra_kv,
             dp=self.rep.dp,
+            pp=self.rep.pp,
         )
 
     @functools.cached_property
@@ -281,7 +282,13 @@ class Server:
             "encoder_windows": prefill_requests * w.encoder_windows,
         }
         if self.spec is None:
-            return self.rep.step(**kw).total_s
+            return self.rep.step(
+                decode_seqs=kw["decode_seqs"],
+                context=kw["context"],
+                prefill_tokens=kw["prefill_tokens"],
+                prefill_attn_flops=kw["prefill_attn_flops"],
+                encoder_windows=kw["encoder_windows"],
+            ).total_s
         return speculative_round_s(self.rep, self.spec.draft, self.spec.draft_tokens, **kw)
 
     def round_s(self, batch: float, prefills: float = 0.0) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from optimizer.catalog.specs import DeviceKind, GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf.memory import bytes_per_param, expert_params_b, kv_bytes_per_token_per_gpu
@@ -228,11 +228,27 @@ class Replica:
     """Attention data-parallel groups (DEP); each of tp devices."""
     ep: int = 1
     """Expert-parallel degree (MoE only)."""
+    pp: int = 1
+    """Pipeline stages (layers split evenly; each stage has tp x dp devices)."""
 
     @functools.cached_property
     def devices(self) -> int:
-        """Devices in the replica: tp x dp."""
+        """Devices of one pipeline stage: tp x dp (the whole replica when pp = 1)."""
         return self.tp * self.dp
+
+    @functools.cached_property
+    def gpus(self) -> int:
+        """Devices in the replica: tp x dp x pp."""
+        return self.tp * self.dp * self.pp
+
+    def p2p_s(self, tokens: float) -> float:
+        """Activation hand-off between pipeline stages: tokens x hidden x act_bytes over the scale-up
+        link when the replica fits one scale-up domain, else the scale-out network, + one hop."""
+        if self.pp <= 1 or tokens <= 0:
+            return 0.0
+        inside = self.gpus <= self.gpu.max_tensor_parallel
+        bw = self.link_bytes_s() if inside else self.params.scale_out_gb_s * 1e9 * self.params.link_eff
+        return tokens * self.model.hidden_size * self.params.act_bytes / bw + self.fam.allreduce_hop_us * 1e-6
 
     @functools.cached_property
     def fam(self) -> FamilyParams:
@@ -394,8 +410,36 @@ class Replica:
         prefill_tokens: float = 0.0,
         prefill_attn_flops: float = 0.0,
         encoder_windows: float = 0.0,
+        split_prefill: bool = True,
     ) -> StepTime:
-        """One engine step (see module docstring). `prefill_attn_flops` is whole-model FLOPs."""
+        """One engine step (see module docstring). `prefill_attn_flops` is whole-model FLOPs.
+
+        Pipeline parallelism (pp > 1): the running sequences form pp micro-batches, each passing
+        every stage once per round, so a round costs the whole model's GEMM, attention and TP
+        communication for one micro-batch (B / pp sequences; each stage reads its weights once per
+        micro-batch) plus pp x (step overhead + stage hand-off):
+
+            t_pp(B, P) = core(B / pp, P / pp) + pp x (overhead + p2p(tokens / pp))
+
+        With `split_prefill=False` (a prompt's own latency, TTFT) the prompt chunk is not divided:
+        it traverses the stages one after another, core(B / pp, P)."""
+        if self.pp > 1:
+            pp = float(self.pp)
+            core = replace(self, pp=1).step(
+                decode_seqs=decode_seqs / pp,
+                context=context,
+                query_per_seq=query_per_seq,
+                prefill_tokens=prefill_tokens / pp if split_prefill else prefill_tokens,
+                prefill_attn_flops=prefill_attn_flops / pp if split_prefill else prefill_attn_flops,
+                encoder_windows=encoder_windows / pp if split_prefill else encoder_windows,
+            )
+            mb_tokens = decode_seqs * query_per_seq / pp + (
+                prefill_tokens / pp if split_prefill else prefill_tokens
+            )
+            extra = pp * (core.overhead_s + self.p2p_s(mb_tokens)) - core.overhead_s
+            return StepTime(
+                core.gemm_s, core.attn_s, core.comm_s, core.overhead_s + extra, core.gemm_memory_bound
+            )
         decode_tokens = decode_seqs * query_per_seq
         tokens = decode_tokens + prefill_tokens
         w_bytes = self.weight_bytes_read(tokens) if tokens > 0 else 0.0
@@ -447,6 +491,7 @@ class Replica:
             prefill_tokens=total / chunks,
             prefill_attn_flops=attn_flops_per_request * requests / chunks,
             encoder_windows=encoder_windows_per_request * requests / chunks,
+            split_prefill=requests > 1.0,
         )
         return chunks * st.total_s
 

@@ -122,6 +122,7 @@ class ValidationReport:
                     "tensor_parallel": r.tensor_parallel,
                     "data_parallel": r.dp,
                     "expert_parallel": r.ep,
+                    "pipeline_parallel": r.pp,
                     "gpu_family": r.gpu_family,
                     "engine": r.engine,
                     "note": r.note,

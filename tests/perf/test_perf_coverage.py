@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from optimizer.catalog import default_catalog
 from optimizer.perf.benchmarks import (
     HEADER,
@@ -123,9 +125,24 @@ def test_dense_model_with_expert_parallelism_is_a_reported_skip() -> None:
     assert r.skipped is not None and "dense" in r.skipped
 
 
-def test_pipeline_parallel_rows_are_reported_not_dropped() -> None:
-    r = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="TP8 PP2", precision="BF16")
-    assert r.skipped is not None and "pipeline" in r.skipped
+def test_pipeline_parallel_rows_score() -> None:
+    """405B at BF16 (810 GB) fits no 8 x H100 node: TP8 x PP2 over two nodes, stated or chosen."""
+    stated = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="TP8 PP2", precision="BF16")
+    assert stated.skipped is None and stated.pp == 2 and stated.predicted
+    chosen = _one(model="Llama-3.1-405B", num_gpus="16", tensor_parallel="", precision="BF16")
+    assert chosen.skipped is None and (chosen.tensor_parallel, chosen.pp) == (8, 2)
+    assert chosen.predicted == pytest.approx(stated.predicted)
+
+
+def test_pipeline_stages_add_memory_not_speed() -> None:
+    """PP doubles the memory per replica but not the batch-1 speed (stages run one after another)."""
+    cat = default_catalog()
+    model, gpu, fp8 = cat.model("Llama-3.1-70B"), cat.gpu("H100-SXM-80GB"), cat.precision("FP8")
+    one = predict(model, gpu, fp8, 4, Shape(1000, 500), batch=1)
+    two = predict(model, gpu, fp8, 4, Shape(1000, 500), batch=1, pp=2)
+    assert two.capacity.max_batch > 2 * one.capacity.max_batch
+    assert two.capacity.tpot_ms >= one.capacity.tpot_ms
+    assert two.capacity.ttft_ms >= one.capacity.ttft_ms
 
 
 def test_moe_that_fits_no_node_falls_back_to_expert_parallelism_across_nodes() -> None:
