@@ -232,8 +232,10 @@ def compute_baselines(fleet: FleetData, plan: Plan, opts: SolveOptions) -> list[
             )
         )
     cost = serverless_only_usd(fleet)
-    note = "" if cost is not None else (
-        "not applicable: some demand may not go to the serverless API, or it breaks the budget"
+    note = (
+        ""
+        if cost is not None
+        else ("not applicable: some demand may not go to the serverless API, or it breaks the budget")
     )
     out.append(
         Baseline(

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from optimizer.errors import ExitCode, InputError
 from optimizer.perf.capacity import Draft, Prediction, Shape, predict
-from optimizer.perf.validation import ValidationReport, signed_error_pct, validate_file
+from optimizer.perf.validation import ValidationReport, markdown_report, signed_error_pct, validate_file
 
 _PIPE_WIDTH = 200
 
@@ -100,6 +100,7 @@ def register(sub: Any) -> None:
         help="calibration YAML to validate (default: the shipped one), e.g. written by perf calibrate --out",
     )
     v.add_argument("--json", action="store_true", help="print the JSON report")
+    v.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the docs)")
     v.set_defaults(func=run_validate)
 
     c = cmds.add_parser(
@@ -303,6 +304,9 @@ def run_validate(args: argparse.Namespace) -> int:
     params = load_params(args.params) if args.params is not None else None
     if args.benchmarks is not None:
         report = validate_file(args.benchmarks, params=params)
+        if args.markdown:
+            print(markdown_report(report), end="")
+            return int(ExitCode.OK)
         if args.json:
             print(json.dumps(_json_safe(report.to_json()), indent=2, allow_nan=False))
             return int(ExitCode.OK)
@@ -312,6 +316,11 @@ def run_validate(args: argparse.Namespace) -> int:
         "calibration": validate_file(data_dir() / CALIBRATION_SET, params=params),
         "generalization": validate_file(data_dir() / GENERALIZATION_SET, params=params),
     }
+    if args.markdown:
+        for name, rep in reports.items():
+            print(f"### {name}\n")
+            print(markdown_report(rep))
+        return int(ExitCode.OK)
     if args.json:
         doc = {name: rep.to_json() for name, rep in reports.items()}
         print(json.dumps(_json_safe(doc), indent=2, allow_nan=False))

@@ -31,9 +31,7 @@ def restrict_fleet(
     True
     """
     offers = tuple(
-        o
-        for o in data.offers
-        if (options is None or o.option in options) and (gpu is None or o.gpu == gpu)
+        o for o in data.offers if (options is None or o.option in options) and (gpu is None or o.gpu == gpu)
     )
     workloads = data.workloads
     if not serverless:

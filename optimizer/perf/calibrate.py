@@ -16,12 +16,15 @@ plus a weak Gaussian prior pulling every parameter toward its documented datashe
 (one standard deviation costs about as much as one row 10% off), so parameters a family's rows
 cannot identify (e.g. compute efficiency from batch-1 decode rows only) stay at their defaults.
 
-Parameters: per family with rows, `bw_eff`, `compute_eff`, `step_overhead_ms`; global `attn_eff`,
-`roofline_sharpness`, `link_eff`, `moe_eff`. Nothing per row, per model or per GPU.
+Parameters: per family with rows, `bw_eff` and `step_overhead_ms` (latency path), `compute_eff` and
+`kv_bw_eff` (throughput path); per non-reference engine with at least 3 rows, `bw_scale`,
+`compute_scale`, `overhead_scale`; global `attn_eff`, `roofline_sharpness`, `link_eff`, `moe_eff`.
+Nothing per row, per model or per GPU.
 
 Optimiser: deterministic Nelder-Mead (numpy only) in a bounded logit space, by block coordinate
-descent: each family's three parameters on that family's rows, then the globals on all rows,
-repeated until the loss stops improving. Same data + same code = same numbers.
+descent: each family's parameters on that family's rows, each engine's factors on its rows, then
+the globals on all rows, repeated until the loss stops improving. Same data + same code = same
+numbers.
 """
 
 from __future__ import annotations

@@ -4,9 +4,13 @@ Fitted (per family, by `python -m optimizer.perf.calibrate`, stored in `data/cal
 
 | parameter | meaning | unit |
 |---|---|---|
-| `bw_eff` | achieved / peak memory bandwidth for weight and KV streaming | fraction |
-| `compute_eff` | achieved / peak dense matrix throughput for the precision's GEMM dtype | fraction |
-| `step_overhead_ms` | fixed time per engine step (scheduling, kernel launches, sampling) | ms |
+| `bw_eff` | latency path: achieved / peak memory bandwidth streaming weights | fraction |
+| `step_overhead_ms` | latency path: fixed time per engine step (scheduling, launches, sampling) | ms |
+| `compute_eff` | throughput path: achieved / peak dense matrix throughput (GEMM dtype) | fraction |
+| `kv_bw_eff` | throughput path: achieved / peak bandwidth of attention reading the KV cache | fraction |
+
+Per engine (`EngineParams`, factors on the family values, 1 for the reference TensorRT-LLM and for
+engines without calibration rows): `bw_scale`, `compute_scale`, `overhead_scale`.
 
 Global (fitted once, all families): `attn_eff`, the efficiency of attention FLOPs relative to GEMM
 FLOPs (flash-attention kernels run below GEMM peak), and `roofline_sharpness` p, the knee of the

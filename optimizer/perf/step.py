@@ -5,9 +5,13 @@ decode, g+1 for a speculative verify) plus `prefill_tokens` prompt tokens riding
 prefill / in-flight batching):
 
     t_step = roof(weight_bytes_read / BW, gemm_flops / C)          (GEMMs: memory- or compute-bound)
-           + roof(kv_bytes_read / BW, attn_flops / (C x attn_eff))  (attention kernels)
+           + roof(kv_bytes_read / BW_kv, attn_flops / (C x attn_eff))  (attention kernels)
            + 2 x layers x allreduce(tokens x hidden x act_bytes)   (tensor parallel, tp > 1, link x link_eff)
+           + MoE all-to-all (expert parallel, ep > 1)
            + step_overhead
+
+BW (weights) and BW_kv (KV cache) are the latency- and throughput-path bandwidths of the family
+(`bw_eff`, `kv_bw_eff`); expert / attention-data / pipeline parallelism are in `Replica`.
 
 with BW = peak bandwidth x bw_eff and C = peak dense FLOPS of the precision's compute dtype x
 compute_eff, per device (routed-expert FLOPs count 1 / moe_eff times); bytes and FLOPs are per

@@ -173,3 +173,56 @@ def validate_file(
 ) -> ValidationReport:
     """Read a benchmark CSV (InputError if malformed) and predict every row."""
     return validate_rows(read_benchmarks(path), resolver=resolver, params=params)
+
+
+def _layout(r: RowPrediction) -> str:
+    parts = [f"TP{r.tensor_parallel}" if r.tensor_parallel is not None else "TP?"]
+    if r.dp > 1:
+        parts.append(f"DP{r.dp}")
+    if r.ep > 1:
+        parts.append(f"EP{r.ep}")
+    if r.pp > 1:
+        parts.append(f"PP{r.pp}")
+    return " ".join(parts)
+
+
+def markdown_report(report: ValidationReport) -> str:
+    """Every row, then summaries per metric, metric class, hardware family and engine (Markdown)."""
+    out = [
+        "| row | model | GPU | n | layout | engine | precision | scenario | in/out | conc/batch | metric "
+        "| measured | predicted | error % |",
+        "|---:|---|---|---:|---|---|---|---|---|---:|---|---:|---:|---:|",
+    ]
+    for r in report.results:
+        e = signed_error_pct(r)
+        io = "" if r.input_tokens is None else f"{r.input_tokens:g}/{r.output_tokens:g}"
+        conc = "" if r.row.concurrency_or_batch is None else f"{r.row.concurrency_or_batch:g}"
+        pred = "skipped: " + (r.skipped or "") if r.predicted is None else f"{r.predicted:,.4g}"
+        out.append(
+            f"| {r.row.index} | {r.row.model} | {r.row.gpu} | {r.row.num_gpus} | {_layout(r)} | "
+            f"{r.engine or ''} | {r.row.precision} | {r.row.scenario} | {io} | {conc} | {r.row.metric} | "
+            f"{r.row.value:,.4g} | {pred} | {'' if e is None else f'{e:+.1f}'} |"
+        )
+    out += ["", "| metric | rows | median APE % | mean APE % | worst APE % |", "|---|---:|---:|---:|---:|"]
+    for m, s in report.summary.items():
+        out.append(
+            f"| {m} | {s.count} | {s.median_ape_pct:.1f} | {s.mean_ape_pct:.1f} | {s.worst_ape_pct:.1f} |"
+        )
+    for c, s in report.by_class.items():
+        stats = f"{s.median_ape_pct:.1f} | {s.mean_ape_pct:.1f} | {s.worst_ape_pct:.1f}"
+        out.append(f"| **all {c}** | {s.count} | {stats} |")
+    for title, groups in (("hardware family", report.by_family), ("engine", report.by_engine)):
+        out += [
+            "",
+            f"| {title} | throughput rows | throughput median APE % | latency rows | latency median APE % |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, by_cls in groups.items():
+            t, lat = by_cls.get("throughput"), by_cls.get("latency")
+            out.append(
+                f"| {name} | {t.count if t else 0} | {f'{t.median_ape_pct:.1f}' if t else ''} | "
+                f"{lat.count if lat else 0} | {f'{lat.median_ape_pct:.1f}' if lat else ''} |"
+            )
+    out.append("")
+    out.append(f"Scored {report.scored} of {len(report.results)} rows.")
+    return "\n".join(out) + "\n"

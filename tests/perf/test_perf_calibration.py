@@ -89,3 +89,13 @@ def test_fit_on_a_subset_is_deterministic() -> None:
     doc = calibration_document(a, DATA_DIR / "published_benchmarks.csv", b"x", fit_date="2000-01-01")
     assert doc["data_sha256"] == hashlib.sha256(b"x").hexdigest()
     assert set(doc["families"]) >= set(FALLBACK_FAMILY_PARAMS)
+
+
+def test_docs_show_the_current_per_row_tables() -> None:
+    """docs/performance-model.md lists every calibration and generalization row as the model scores
+    them today (regenerate with `optimizer perf validate --benchmarks FILE --markdown`)."""
+    from optimizer.perf.validation import markdown_report, validate_file
+
+    docs = (DATA_DIR.parents[2] / "docs" / "performance-model.md").read_text(encoding="utf-8")
+    for name in ("calibration_set.csv", "generalization_set.csv"):
+        assert markdown_report(validate_file(DATA_DIR / name)) in docs, f"{name} tables in docs are stale"

@@ -257,3 +257,11 @@ def test_calibrate_writes_to_out_with_progress_on_stderr(tmp_path: Path) -> None
     both = json.loads(proc.stdout)
     assert set(both) == {"calibration", "generalization"}
     assert all(both[k]["skipped"] == 0 for k in both)
+
+
+def test_validate_markdown_lists_every_row_of_both_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perf", "validate", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "### calibration" in out and "### generalization" in out
+    assert out.count("Scored 34 of 34 rows.") == 1 and "Scored 36 of 36 rows." in out
+    assert "| hardware family |" in out and "| engine |" in out
