@@ -33,12 +33,13 @@ from optimizer.candidates.records import (
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf import CalibrationParams, Draft, Prediction, Shape, default_params, predict
 from optimizer.perf.batched import CapacityQuery, SearchOutcome, search_capacities
+from optimizer.perf.serving import Percentile
 from optimizer.schema.problem import MeasuredThroughput
 
 LoadKey = tuple[CapacityQuery, float]
 PhysicsKey = tuple[ModelSpec, GpuSpec, PrecisionSpec, Draft | None]
-InnerKey = tuple[int, int, int, Shape, float | None, float | None]
-"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms)."""
+InnerKey = tuple[int, int, int, Shape, float | None, float | None, Percentile]
+"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms, the targets' percentile)."""
 
 
 class EvaluationCache:
@@ -83,7 +84,7 @@ class EvaluationCache:
             if table is None:
                 table = self._searches.setdefault((q.model, q.gpu, q.precision, q.draft), {})
                 tables[ids] = table
-            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms)
+            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms, q.percentile)
             rows.append((table, inner))
             if inner not in table:
                 todo.setdefault((id(table), inner), (q, table))
@@ -120,7 +121,17 @@ class EvaluationCache:
 
 
 def _query(g: WorkloadGrid, c: Config, shape: Shape, budget: float | None) -> CapacityQuery:
-    return CapacityQuery(c.model, c.gpu, c.precision, c.tp, shape, budget, g.tpot_limit_ms(shape), c.draft)
+    return CapacityQuery(
+        c.model,
+        c.gpu,
+        c.precision,
+        c.tp,
+        shape,
+        budget,
+        g.tpot_limit_ms(shape),
+        c.draft,
+        percentile=g.workload.slo.percentile,
+    )
 
 
 def _tighter_to_search(loose: SearchOutcome, budgets: tuple[float | None, ...]) -> Sequence[float | None]:

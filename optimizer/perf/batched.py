@@ -26,7 +26,7 @@ import numpy.typing as npt
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf.capacity import Capacity, Draft, Shape, _capacity, _replica, why_not_fit
 from optimizer.perf.params import CalibrationParams, default_params
-from optimizer.perf.serving import OperatingPoint, Server
+from optimizer.perf.serving import TAIL, Z_SCORE, OperatingPoint, Percentile, Server
 from optimizer.perf.step import Replica, attention_decode_flops_per_ctx_token
 
 Array = npt.NDArray[np.float64]
@@ -56,6 +56,10 @@ class CapacityQuery:
     """Attention data-parallel groups (MoE)."""
     ep: int = 1
     """Expert-parallel degree (MoE)."""
+    percentile: Percentile = "mean"
+    """Statistic the targets are stated for (`slo.percentile`)."""
+    pp: int = 1
+    """Pipeline stages."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,7 +72,13 @@ class ReplicaArrays:
     """The constants of `Replica.step` for n replicas, each an array of shape (n,)."""
 
     bandwidth: Array
-    """Achievable bytes/s per device."""
+    """Achievable bytes/s per device (weight streaming, latency path)."""
+    kv_bandwidth: Array
+    """Achievable KV-cache read bytes/s per device (throughput path)."""
+    pp: Array
+    """Pipeline stages."""
+    p2p_bytes_s: Array
+    """Stage hand-off bandwidth: scale-up link x link_eff inside one domain, else scale-out."""
     compute: Array
     """Achievable GEMM FLOP/s per device."""
     attn_compute: Array
@@ -125,6 +135,16 @@ class ReplicaArrays:
 
         return ReplicaArrays(
             bandwidth=arr([r.bandwidth for r in reps]),
+            kv_bandwidth=arr([r.kv_bandwidth for r in reps]),
+            pp=arr([float(r.pp) for r in reps]),
+            p2p_bytes_s=arr(
+                [
+                    r.link_bytes_s()
+                    if r.gpus <= r.gpu.max_tensor_parallel
+                    else r.params.scale_out_gb_s * 1e9 * r.params.link_eff
+                    for r in reps
+                ]
+            ),
             compute=arr([r.compute for r in reps]),
             attn_compute=arr([r.attn_compute for r in reps]),
             kv_per_token_per_gpu=arr([r.kv_per_token_per_gpu for r in reps]),
@@ -323,9 +343,58 @@ def step_s_array(
     prefill_tokens: Array | float = 0.0,
     prefill_attn_flops: Array | float = 0.0,
     encoder_windows: Array | float = 0.0,
+    split_prefill: bool = True,
 ) -> Array:
-    """`Replica.step(...).total_s`: roof(weights / BW, GEMM FLOPs / C) + roof(KV / BW, attention
-    FLOPs / C_attn) + all-reduce + overhead (see `step`'s module docstring)."""
+    """`Replica.step(...).total_s`: roof(weights / BW, GEMM FLOPs / C) + roof(KV / BW_kv, attention
+    FLOPs / C_attn) + all-reduce + all-to-all + overhead (see `step`'s module docstring); with
+    pipeline stages, core(B / pp, P / pp or P) + pp x (overhead + hand-off) - overhead."""
+    if not bool((r.pp > 1).any()):
+        return _core_step_s_array(
+            r,
+            sharpness,
+            decode_seqs=decode_seqs,
+            context=context,
+            query_per_seq=query_per_seq,
+            prefill_tokens=prefill_tokens,
+            prefill_attn_flops=prefill_attn_flops,
+            encoder_windows=encoder_windows,
+        )
+    pp = r.pp
+    multi = pp > 1
+    div = np.where(multi, pp, 1.0) if split_prefill else np.ones_like(pp)
+    pre_t = np.asarray(prefill_tokens, dtype=np.float64) / div
+    pre_a = np.asarray(prefill_attn_flops, dtype=np.float64) / div
+    pre_e = np.asarray(encoder_windows, dtype=np.float64) / div
+    dec = np.where(multi, decode_seqs / pp, decode_seqs)
+    core = _core_step_s_array(
+        r,
+        sharpness,
+        decode_seqs=dec,
+        context=context,
+        query_per_seq=query_per_seq,
+        prefill_tokens=pre_t,
+        prefill_attn_flops=pre_a,
+        encoder_windows=pre_e,
+    )
+    mb_tokens = dec * query_per_seq + pre_t
+    overhead = np.where(mb_tokens > 0, r.overhead_s, 0.0)
+    p2p = np.where(mb_tokens > 0, mb_tokens * r.hidden * r.act_bytes / r.p2p_bytes_s + r.hop_s, 0.0)
+    total: Array = np.where(multi, core + pp * (overhead + p2p) - overhead, core)
+    return total
+
+
+def _core_step_s_array(
+    r: ReplicaArrays,
+    sharpness: float,
+    *,
+    decode_seqs: Array,
+    context: Array,
+    query_per_seq: Array | float = 1.0,
+    prefill_tokens: Array | float = 0.0,
+    prefill_attn_flops: Array | float = 0.0,
+    encoder_windows: Array | float = 0.0,
+) -> Array:
+    """One step of the whole model on one stage's devices (`Replica.step` with pp = 1)."""
     decode_tokens = decode_seqs * query_per_seq
     tokens = decode_tokens + prefill_tokens
     w_bytes = np.where(tokens > 0, weight_bytes_read_array(r, tokens), 0.0)
@@ -347,7 +416,7 @@ def step_s_array(
     gemm_s = roofline_s_array(mem_s, cmp_s, sharpness)
     kv_read = decode_seqs / r.dp * context * r.kv_per_token_per_gpu
     a_flops = (decode_tokens * context * r.attn_flops_per_ctx + attn_extra) / r.devices
-    attn_s = roofline_s_array(kv_read / r.bandwidth, a_flops / r.attn_compute, sharpness)
+    attn_s = roofline_s_array(kv_read / r.kv_bandwidth, a_flops / r.attn_compute, sharpness)
     comm_s = allreduce_s_array(r, tokens) + moe_comm_s_array(r, tokens)
     overhead = np.where(tokens > 0, r.overhead_s, 0.0)
     total: Array = gemm_s + attn_s + comm_s + overhead
@@ -387,6 +456,7 @@ def prefill_s_array(s: ServerArrays, decode_seqs: Array) -> Array:
         prefill_tokens=s.prefill_tokens / c,
         prefill_attn_flops=s.prefill_attn_flops / c,
         encoder_windows=s.encoder_windows / c,
+        split_prefill=False,
     )
     out: Array = c * st
     return out
@@ -400,9 +470,95 @@ def md1_wait_s_array(utilization: Array, service_s: Array) -> Array:
     return np.where(utilization >= 1.0, np.inf, np.where(busy, wait, 0.0))
 
 
+def wait_quantile_s_array(mean_s: Array, p_wait: Array, tail: float) -> Array:
+    """`serving.wait_quantile_s`: (mean / p_wait) ln(p_wait / tail) where p_wait > tail, else 0;
+    inf for an unbounded mean."""
+    on = (mean_s > 0) & (p_wait > tail)
+    safe_p = np.where(on, p_wait, 1.0)
+    finite = np.isfinite(mean_s)
+    val = np.where(finite, mean_s, 0.0) / safe_p * np.log(safe_p / tail)
+    return np.where(on, np.where(finite, val, np.inf), 0.0)
+
+
+def erlang_c_array(servers: Array, offered: Array) -> Array:
+    """`serving.erlang_c` for integer server counts: exact Erlang-B recursion up to 200 servers,
+    Halfin-Whitt beyond (0 for beta > 8); 0 at no load, 1 at offered >= servers."""
+    out = np.where(offered >= servers, 1.0, 0.0)
+    live = (offered > 0) & (offered < servers)
+    big = live & (servers > 200)
+    if bool(big.any()):
+        safe_c = np.where(big, servers, 1.0)
+        beta = np.minimum((safe_c - np.where(big, offered, 0.0)) / np.sqrt(safe_c), 8.5)
+        phi = np.exp(-0.5 * beta * beta) / math.sqrt(2.0 * math.pi)
+        cdf = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
+        hw = np.where(beta > 8.0, 0.0, 1.0 / (1.0 + beta * cdf / np.where(phi > 0, phi, 1.0)))
+        out = np.where(big, hw, out)
+    small = live & (servers <= 200)
+    if bool(small.any()):
+        c = np.maximum(np.floor(np.where(small, servers, 1.0)), 1.0)
+        a = np.where(small, offered, 0.0)
+        bb = np.ones_like(a)
+        for k in range(1, int(c.max()) + 1):
+            step = k <= c
+            bb = np.where(step, a * bb / (k + a * bb), bb)
+        exact = bb / (1.0 - a / c * (1.0 - bb))
+        out = np.where(small, exact, out)
+    return out
+
+
+def _erf(x: Array) -> Array:
+    res: Array = np.vectorize(math.erf, otypes=[np.float64])(x)
+    return res
+
+
+def admission_wait_s_array(slots: Array, busy: Array, hold_s: Array) -> tuple[Array, Array]:
+    """`serving.admission_wait_s`: (C(c, B) x hold / (c - B), C(c, B)); (0, 0) without load,
+    (inf, 1) at B >= c."""
+    live = (busy > 0) & (slots > 0)
+    full = live & (busy >= slots)
+    part = live & ~full
+    c = np.where(part, erlang_c_array(slots, busy), 0.0)
+    gap = np.where(part, slots - busy, 1.0)
+    wait = np.where(full, np.inf, np.where(part, c * hold_s / gap, 0.0))
+    prob = np.where(full, 1.0, c)
+    return wait, prob
+
+
+def round_s_array(s: ServerArrays, batch: Array, prefills: Array) -> Array:
+    """`Server.round_s`: t(B, 0) + n (t(B, r) - t(B, 0)), r = min(max(p, 1), budget / I), n = p / r."""
+    base = server_step_s_array(s, batch, 0.0)
+    per_step = _per_step(s, prefills)
+    n = prefills / per_step
+    return np.where(prefills > 0, base + n * (server_step_s_array(s, batch, per_step) - base), base)
+
+
+def _per_step(s: ServerArrays, prefills: Array) -> Array:
+    tokens = s.prefill_tokens
+    per_step = np.maximum(prefills, 1.0)
+    safe_tokens = np.where(tokens > 0, tokens, 1.0)
+    return np.where(tokens > 0, np.minimum(per_step, s.step_token_budget / safe_tokens), per_step)
+
+
+def tpot_sd_array(s: ServerArrays, batch: Array, prefills: Array) -> Array:
+    """`Server._tpot_sd`: sqrt(f (1 - f) (t1 - t0)^2 / m + max(dT/dB, 0)^2 x 2B/3) / tau."""
+    m = np.maximum(s.output_tokens - 1.0, 1.0)
+    per_step = _per_step(s, prefills)
+    f = np.minimum(prefills / per_step, 1.0)
+    t0 = server_step_s_array(s, batch, 0.0)
+    t1 = server_step_s_array(s, batch, per_step)
+    var = np.where(prefills > 0, f * (1.0 - f) * (t1 - t0) ** 2 / m, 0.0)
+    h = np.maximum(0.05 * batch, 0.5)
+    lo, hi = np.maximum(batch - h, 0.0), batch + h
+    o = s.output_tokens
+    slope = (round_s_array(s, hi, hi * s.tau / o) - round_s_array(s, lo, lo * s.tau / o)) / (hi - lo)
+    var = var + np.where(batch > 0, np.maximum(slope, 0.0) ** 2 * 2.0 * batch / 3.0, 0.0)
+    out: Array = np.sqrt(var) / s.tau
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class PointArrays:
-    """`OperatingPoint` fields for n servers."""
+    """`OperatingPoint` fields for n servers (tails None: computed without them)."""
 
     batch: Array
     requests_per_s: Array
@@ -412,8 +568,32 @@ class PointArrays:
     tpot_s: Array
     e2e_s: Array
     prefill_share: Array
+    admission_wait_s: Array
+    ttft_admitted_s: Array
+    ttft_p90_s: Array | None = None
+    ttft_p99_s: Array | None = None
+    tpot_p90_s: Array | None = None
+    tpot_p99_s: Array | None = None
+
+    def ttft_at(self, percentile: Array) -> Array:
+        """TTFT per row at its statistic (0 mean, 90, 99)."""
+        if self.ttft_p90_s is None or self.ttft_p99_s is None:
+            return self.ttft_s
+        return np.where(
+            percentile == 90, self.ttft_p90_s, np.where(percentile == 99, self.ttft_p99_s, self.ttft_s)
+        )
+
+    def tpot_at(self, percentile: Array) -> Array:
+        if self.tpot_p90_s is None or self.tpot_p99_s is None:
+            return self.tpot_s
+        return np.where(
+            percentile == 90, self.tpot_p90_s, np.where(percentile == 99, self.tpot_p99_s, self.tpot_s)
+        )
 
     def point(self, i: int) -> OperatingPoint:
+        def opt(a: Array | None) -> float | None:
+            return None if a is None else float(a[i])
+
         return OperatingPoint(
             batch=float(self.batch[i]),
             requests_per_s=float(self.requests_per_s[i]),
@@ -423,21 +603,26 @@ class PointArrays:
             tpot_s=float(self.tpot_s[i]),
             e2e_s=float(self.e2e_s[i]),
             prefill_share=float(self.prefill_share[i]),
+            ttft_p90_s=opt(self.ttft_p90_s),
+            ttft_p99_s=opt(self.ttft_p99_s),
+            tpot_p90_s=opt(self.tpot_p90_s),
+            tpot_p99_s=opt(self.tpot_p99_s),
+            admission_wait_s=float(self.admission_wait_s[i]),
+            ttft_admitted_s=float(self.ttft_admitted_s[i]),
         )
 
 
-def steady_array(s: ServerArrays, batch: Array, prefill_alone_s: Array | None = None) -> PointArrays:
+def steady_array(
+    s: ServerArrays, batch: Array, prefill_alone_s: Array | None = None, tails: bool = True
+) -> PointArrays:
     """`Server.steady`: B running sequences, B tau / O prompts per round,
     T = t(B, 0) + n (t(B, r) - t(B, 0)), rate = B tau / (O T),
-    TTFT = prefill(B) + M/D/1 wait + (1 - e^-B) T / 2."""
+    TTFT = prefill(B) + M/D/1 wait + admission wait + (1 - e^-B) T / 2; tails when `tails`."""
     b = np.minimum(np.maximum(batch, 0.0), s.token_budget_batch)
     o = s.output_tokens
     prefills = b * s.tau / o
     t_dec = server_step_s_array(s, b, 0.0)
-    tokens = s.prefill_tokens
-    per_step = np.maximum(prefills, 1.0)
-    safe_tokens = np.where(tokens > 0, tokens, 1.0)
-    per_step = np.where(tokens > 0, np.minimum(per_step, s.step_token_budget / safe_tokens), per_step)
+    per_step = _per_step(s, prefills)
     n = prefills / per_step
     t = np.where(prefills > 0, t_dec + n * (server_step_s_array(s, b, per_step) - t_dec), t_dec)
     pos = t > 0
@@ -445,9 +630,23 @@ def steady_array(s: ServerArrays, batch: Array, prefill_alone_s: Array | None = 
     rate = np.where(pos, b * s.tau / (o * safe_t), 0.0)
     rho = np.where(pos, np.maximum(0.0, (t - t_dec) / safe_t), 0.0)
     alone = prefill_alone_s if prefill_alone_s is not None else prefill_s_array(s, np.zeros_like(b))
-    wait = md1_wait_s_array(rho, alone)
-    ttft = prefill_s_array(s, b) + wait + (1.0 - np.exp(-b)) * t / 2.0
+    w1 = md1_wait_s_array(rho, alone)
+    own = prefill_s_array(s, b)
+    busy_frac = 1.0 - np.exp(-b)
+    hold = own + np.maximum(o - 1.0, 0.0) * t / s.tau
+    w2, p2 = admission_wait_s_array(s.max_batch, b, hold)
+    admitted = own + w1 + busy_frac * t / 2.0
+    ttft = admitted + w2
     tpot = t / s.tau
+    share = np.where(pos, np.maximum(0.0, (t - t_dec) / safe_t), 0.0)
+    tail_vals: dict[str, Array] = {}
+    if tails:
+        sd = tpot_sd_array(s, b, prefills)
+        for name, tail in TAIL.items():
+            q1 = wait_quantile_s_array(w1, rho, tail)
+            q2 = wait_quantile_s_array(w2, p2, tail)
+            tail_vals["ttft_" + name] = np.maximum(ttft, own + q1 + q2 + busy_frac * t * (1.0 - tail))
+            tail_vals["tpot_" + name] = tpot + Z_SCORE[name] * sd
     return PointArrays(
         batch=b,
         requests_per_s=rate,
@@ -456,7 +655,13 @@ def steady_array(s: ServerArrays, batch: Array, prefill_alone_s: Array | None = 
         ttft_s=ttft,
         tpot_s=tpot,
         e2e_s=ttft + np.maximum(o - 1.0, 0.0) * tpot,
-        prefill_share=rho,
+        prefill_share=share,
+        admission_wait_s=w2,
+        ttft_admitted_s=admitted,
+        ttft_p90_s=tail_vals.get("ttft_p90"),
+        ttft_p99_s=tail_vals.get("ttft_p99"),
+        tpot_p90_s=tail_vals.get("tpot_p90"),
+        tpot_p99_s=tail_vals.get("tpot_p99"),
     )
 
 
@@ -470,7 +675,9 @@ class SearchResult:
     """The near-idle steady state (batch 1e-3): the best TTFT and TPOT the replica can give."""
 
 
-def best_meeting_array(s: ServerArrays, ttft_s: Array, tpot_s: Array) -> SearchResult:
+def best_meeting_array(
+    s: ServerArrays, ttft_s: Array, tpot_s: Array, percentile: Array | None = None
+) -> SearchResult:
     """`Server.best_meeting`: the largest batch whose steady state meets TTFT <= ttft_s and
     TPOT <= tpot_s (inf: unconstrained), by 60 halvings of [0, max_batch] in lockstep.
 
@@ -478,26 +685,28 @@ def best_meeting_array(s: ServerArrays, ttft_s: Array, tpot_s: Array) -> SearchR
     maximum-throughput point where it meets both, else the bisection, else none (the idle point
     already fails)."""
     alone = prefill_s_array(s, np.zeros_like(s.max_batch))
+    pct = percentile if percentile is not None else np.zeros_like(s.max_batch)
+    need_tails = bool((pct != 0).any())
 
-    def ok(p: PointArrays) -> BoolArray:
-        res: BoolArray = (p.ttft_s <= ttft_s) & (p.tpot_s <= tpot_s)
+    def ok(p: PointArrays, pc: Array, tt: Array, tp: Array) -> BoolArray:
+        res: BoolArray = (p.ttft_at(pc) <= tt) & (p.tpot_at(pc) <= tp)
         return res
 
     top = steady_array(s, s.max_batch, alone)
     idle = steady_array(s, np.minimum(IDLE_BATCH, s.max_batch), alone)
-    top_ok = ok(top)
-    search = ~top_ok & ok(idle)
+    top_ok = ok(top, pct, ttft_s, tpot_s)
+    search = ~top_ok & ok(idle, pct, ttft_s, tpot_s)
     batch = np.where(top_ok, s.max_batch, 0.0)
     if bool(search.any()):
         idx = np.nonzero(search)[0]
         sub = s.take(idx)
-        sub_alone, sub_ttft, sub_tpot = alone[idx], ttft_s[idx], tpot_s[idx]
+        sub_alone, sub_ttft, sub_tpot, sub_pct = alone[idx], ttft_s[idx], tpot_s[idx], pct[idx]
         lo = np.zeros(len(idx))
         hi = sub.max_batch.copy()
         for _ in range(BISECTION_STEPS):
             mid = 0.5 * (lo + hi)
-            p = steady_array(sub, mid, sub_alone)
-            good = (p.ttft_s <= sub_ttft) & (p.tpot_s <= sub_tpot)
+            p = steady_array(sub, mid, sub_alone, tails=need_tails)
+            good = ok(p, sub_pct, sub_ttft, sub_tpot)
             lo = np.where(good, mid, lo)
             hi = np.where(good, hi, mid)
         batch[idx] = lo
@@ -509,6 +718,9 @@ def best_meeting_array(s: ServerArrays, ttft_s: Array, tpot_s: Array) -> SearchR
 # ----------------------------------------------------------------------------------------------
 # Public entry point
 # ----------------------------------------------------------------------------------------------
+
+
+_PCT_CODE: dict[str, float] = {"mean": 0.0, "p90": 90.0, "p99": 99.0}
 
 
 def _target_s(ms: float | None) -> float:
@@ -534,23 +746,27 @@ def search_capacities(
     Configurations that do not fit (`why_not_fit`) or have a non-positive target are answered
     without a search; the rest are searched in lockstep (`best_meeting_array`)."""
     p = params if params is not None else default_params()
-    servers: dict[tuple[int, int, int, int, Shape, int, int, int], Server] = {}
+    servers: dict[tuple[int, int, int, int, Shape, int, int, int, int], Server] = {}
     """Keyed by the identity of the (alive) specs: hashing them by value costs more than a server."""
     out: list[SearchOutcome | None] = [None] * len(queries)
     rows: list[int] = []
     row_server: list[Server] = []
     for i, q in enumerate(queries):
-        key = (id(q.model), id(q.gpu), id(q.precision), q.tp, q.shape, id(q.draft), q.dp, q.ep)
+        key = (id(q.model), id(q.gpu), id(q.precision), q.tp, q.shape, id(q.draft), q.dp, q.ep, q.pp)
         server = servers.get(key)
         if server is None:
-            server = _replica(q.model, q.gpu, q.precision, q.tp, q.shape, q.draft, p, q.dp, q.ep)
+            server = _replica(q.model, q.gpu, q.precision, q.tp, q.shape, q.draft, p, q.dp, q.ep, q.pp)
             servers[key] = server
         reason = why_not_fit(server)
         if reason is not None:
-            out[i] = SearchOutcome(_capacity(server, None, reason, fits=False), None, None)
+            out[i] = SearchOutcome(
+                _capacity(server, None, reason, fits=False, percentile=q.percentile), None, None
+            )
         elif (q.ttft_ms is not None and q.ttft_ms <= 0) or (q.tpot_ms is not None and q.tpot_ms <= 0):
             out[i] = SearchOutcome(
-                _capacity(server, None, "cannot meet non-positive latency targets"), None, None
+                _capacity(server, None, "cannot meet non-positive latency targets", percentile=q.percentile),
+                None,
+                None,
             )
         else:
             rows.append(i)
@@ -564,21 +780,27 @@ def search_capacities(
                 order.append(srv)
         which = np.asarray([uniq[id(srv)] for srv in row_server], dtype=np.intp)
         arrays = ServerArrays.of(order, p).take(which)
+        pct_code = np.asarray([_PCT_CODE[queries[i].percentile] for i in rows], dtype=np.float64)
         res = best_meeting_array(
             arrays,
             np.asarray([_target_s(queries[i].ttft_ms) for i in rows]),
             np.asarray([_target_s(queries[i].tpot_ms) for i in rows]),
+            pct_code,
         )
+        idle_ttft_at = res.idle.ttft_at(pct_code)
+        idle_tpot_at = res.idle.tpot_at(pct_code)
         for k, (i, srv) in enumerate(zip(rows, row_server, strict=True)):
-            idle_ttft, idle_tpot = float(res.idle.ttft_s[k]) * 1e3, float(res.idle.tpot_s[k]) * 1e3
+            pc = queries[i].percentile
+            idle_ttft, idle_tpot = float(idle_ttft_at[k]) * 1e3, float(idle_tpot_at[k]) * 1e3
             if res.found[k]:
-                cap = _capacity(srv, res.point.point(k), None)
+                cap = _capacity(srv, res.point.point(k), None, percentile=pc)
             else:
                 cap = _capacity(
                     srv,
                     None,
                     f"cannot meet targets: an idle replica gives TTFT {idle_ttft:.0f} ms, "
-                    f"TPOT {idle_tpot:.1f} ms",
+                    f"TPOT {idle_tpot:.1f} ms" + ("" if pc == "mean" else f" ({pc})"),
+                    percentile=pc,
                 )
             out[i] = SearchOutcome(cap, idle_ttft, idle_tpot)
     return [o for o in out if o is not None]

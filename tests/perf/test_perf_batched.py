@@ -131,3 +131,72 @@ def test_search_reports_the_idle_point() -> None:
     assert res.capacity.requests_per_s == 0.0 and res.capacity.fits
     assert res.idle_ttft_ms is not None and res.idle_ttft_ms > 300.0
     assert res.capacity.reason is not None and f"{res.idle_ttft_ms:.0f} ms" in res.capacity.reason
+
+
+def _pp_and_tail_queries() -> list[CapacityQuery]:
+    """Pipeline-parallel replicas and p90 / p99 targets, which the grid above does not cover."""
+    out: list[CapacityQuery] = []
+    for m, g, prec, tp, pp in (
+        ("llama_3_1_70b", "h100_sxm", "fp8", 4, 2),
+        ("llama_3_1_8b", "l4", "bf16", 1, 2),
+        ("mixtral_8x7b", "h100_sxm", "fp8", 2, 4),
+        ("llama_3_1_70b", "a100_40gb", "bf16", 8, 2),
+    ):
+        model, gpu, p = CAT.model(m), CAT.gpu(g), CAT.precision(prec)
+        for shape in (Shape(600, 200), Shape(3000, 50)):
+            for pct in ("mean", "p90", "p99"):
+                for ttft, tpot in ((None, None), (800.0, 60.0), (3000.0, None), (None, 30.0)):
+                    out.append(CapacityQuery(model, gpu, p, tp, shape, ttft, tpot, None, 1, 1, pct, pp))  # type: ignore[arg-type]
+    llama, h100, fp8 = CAT.model("llama_3_1_70b"), CAT.gpu("h100_sxm"), CAT.precision("fp8")
+    for pct in ("p90", "p99"):
+        out.append(CapacityQuery(llama, h100, fp8, 2, Shape(1000, 300), 500.0, 40.0, None, 1, 1, pct))  # type: ignore[arg-type]
+    return out
+
+
+def test_pipeline_parallel_and_percentile_capacities_equal_the_scalar_model() -> None:
+    queries = _pp_and_tail_queries()
+    got = replica_capacities(queries)
+    found = 0
+    for q, a in zip(queries, got, strict=True):
+        ref = replica_capacity(
+            q.model,
+            q.gpu,
+            q.precision,
+            q.tp,
+            q.shape,
+            q.ttft_ms,
+            q.tpot_ms,
+            draft=q.draft,
+            dp=q.dp,
+            ep=q.ep,
+            percentile=q.percentile,
+            pp=q.pp,
+        )
+        found += ref.requests_per_s > 0
+        for f in dataclasses.fields(ref):
+            x, y = getattr(a, f.name), getattr(ref, f.name)
+            if isinstance(y, float):
+                assert _close(x, y), (q.model.id, q.pp, q.percentile, f.name, x, y)
+            else:
+                assert x == y, (q.model.id, q.pp, q.percentile, f.name, x, y)
+    assert found > len(queries) // 4
+
+
+@pytest.mark.parametrize("frac", [0.0, 0.37, 1.0])
+def test_pipeline_steady_state_agrees_with_scalar(frac: float) -> None:
+    p = default_params()
+    servers = [
+        _replica(q.model, q.gpu, q.precision, q.tp, q.shape, None, p, 1, 1, q.pp)
+        for q in _pp_and_tail_queries()[::12]
+    ]
+    servers = [s for s in servers if why_not_fit(s) is None]
+    assert servers and any(s.rep.pp > 1 for s in servers)
+    arr = ServerArrays.of(servers, p)
+    batch = np.asarray([frac * s.max_batch for s in servers])
+    st = steady_array(arr, batch)
+    pre = prefill_s_array(arr, batch)
+    for i, s in enumerate(servers):
+        assert _close(float(pre[i]), s.prefill_s(float(batch[i])))
+        ref, got = s.steady(float(batch[i])), st.point(i)
+        for f in dataclasses.fields(ref):
+            assert _close(float(getattr(got, f.name)), float(getattr(ref, f.name))), (i, f.name)
