@@ -176,3 +176,31 @@ def test_expert_parallel_capacity_is_finite_and_positive() -> None:
         p = predict(model, gpu, fp8, tp, Shape(1000, 500), dp=dp, ep=ep)
         assert p.capacity.fits and p.capacity.output_tokens_per_s > 0
         assert math.isfinite(p.capacity.tpot_ms)
+
+
+def test_ep_never_loses_to_tp_property() -> None:
+    """Over every MoE model, accelerator and supported precision of the catalog: where the largest
+    single-domain TP cannot hold the model, expert parallelism over two domains serves at least as
+    much (TP serves nothing)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    cat = default_catalog()
+    moe = [m for m in cat.models() if m.is_moe]
+    gpus = [g for g in cat.gpus() if g.max_tensor_parallel >= 2]
+    precs = list(cat.precisions())
+
+    @settings(max_examples=40, deadline=None)
+    @given(m=st.sampled_from(moe), g=st.sampled_from(gpus), p=st.sampled_from(precs))
+    def check(m, g, p) -> None:  # type: ignore[no-untyped-def]
+        if not cat.supports(g, p):
+            return
+        shape = Shape(1000, 300)
+        d = g.max_tensor_parallel
+        tp = replica_capacity(m, g, p, d, shape, 5000, 200)
+        if tp.fits:
+            return
+        ep = replica_capacity(m, g, p, d, shape, 5000, 200, dp=2, ep=2 * d)
+        assert ep.output_tokens_per_s >= tp.output_tokens_per_s
+
+    check()
