@@ -40,6 +40,9 @@ class InputIssue:
     file: str | None = None
 
     def render(self) -> str:
+        """`file:line: path: message`; a command-line problem (no file, line or path) is the message."""
+        if self.file is None and self.line is None and not self.path:
+            return self.message
         where = self.file or "<input>"
         if self.line is not None:
             where += f":{self.line}"

@@ -77,9 +77,11 @@ def load_plan_file(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(InputIssue("", f"cannot read plan: {exc}", file=name)) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError) as exc:
         raise InputError(InputIssue("", f"not a YAML or JSON plan: {exc}", file=name)) from None
+    except RecursionError:
+        raise InputError(InputIssue("", "not a plan file: nested too deeply", file=name)) from None
     if not isinstance(data, dict) or data.get("kind") != "fleet_plan":
         raise InputError(
             InputIssue(

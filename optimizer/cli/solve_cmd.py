@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 
 from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
@@ -18,6 +16,7 @@ from optimizer.outputs import check_output_path
 from optimizer.pipeline import SolveOptions, solve_problem
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
 from optimizer.schema.plan import Plan
+from optimizer.schema.types import MAX_THREADS, MAX_TIME_LIMIT_S
 
 
 def register(sub: Any) -> None:
@@ -58,10 +57,12 @@ def register(sub: Any) -> None:
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise InputError("--time-limit must be positive")
+    if args.time_limit is not None and not 0 < args.time_limit <= MAX_TIME_LIMIT_S:
+        raise InputError(f"--time-limit must be a number of seconds in (0, {MAX_TIME_LIMIT_S:,.0f}] (7 days)")
     if args.mip_gap is not None and not 0 <= args.mip_gap <= 1:
         raise InputError("--mip-gap must be between 0 and 1")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise InputError(f"--threads must be between 1 and {MAX_THREADS}")
     if args.output is not None:  # refuse a bad output path before any work is done
         check_output_path(args.output, [args.problem], what="--output")
     opts = SolveOptions(
@@ -116,22 +117,10 @@ def next_steps(output: Path | None) -> str:
 
 
 def load_plan(path: Path) -> Plan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read plan: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not a YAML/JSON plan: {exc}") from None
-    try:
-        return Plan.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise InputError(
-            f"{path}: not a plan of this version ({exc.error_count()} errors; first at {loc}: {first['msg']})"
-        ) from None
+    """A plan file, validated (one reader for every command: see `plan_cmd.load_plan_file`)."""
+    from optimizer.cli.plan_cmd import load_plan_file
+
+    return load_plan_file(path)
 
 
 def run_explain(args: argparse.Namespace) -> int:
