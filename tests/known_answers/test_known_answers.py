@@ -59,7 +59,9 @@ H100, L40S = "h100_sxm", "l40s"
 OD, SPOT, C1Y, OWNED = "on_demand", "spot", "committed_1y", "owned"
 EGRESS_PER_RPS_MONTH = 250 * 150 / 1e9 * 0.09 * 3600 * MONTH_H  # $8.8695 (ka15, ka16)
 SERVERLESS_PER_RPS_MONTH = (500 * 0.05 + 250 * 0.10) / 1e6 * 3600 * MONTH_H  # $131.40 (ka05, ka06)
-OWNED_PER_GPU_MONTH = 35_040 / 48 + 73 + 0.7 * 0.5 * 1.2 * 0.10 * MONTH_H  # $833.66 (ka14)
+POWER_PER_GPU_MONTH = 0.7 * 0.5 * 1.2 * 0.10 * MONTH_H  # $30.66 (ka14, ka22)
+OWNED_PER_GPU_MONTH = 35_040 / 48 + 73 + POWER_PER_GPU_MONTH  # $833.66 (ka14)
+CAPITAL_5PCT_PER_GPU_MONTH = 35_040 * 0.05 / (1 - 1.05**-4) / 12  # $823.474 (ka22)
 
 CASES = [
     Case(
@@ -158,7 +160,7 @@ CASES = [
         "ka14_owned",
         3 * OWNED_PER_GPU_MONTH,
         {("chat", "dc", H100, OWNED): {"day": 3}},
-        {"owned_capital": 3 * (730.0 + 73.0), "power": 3 * 0.7 * 0.5 * 1.2 * 0.10 * MONTH_H},
+        {"owned_capital": 3 * (730.0 + 73.0), "power": 3 * POWER_PER_GPU_MONTH},
         baselines={"on_demand_single_gpu": 3 * 2.0 * MONTH_H},
     ),
     Case(
@@ -172,6 +174,12 @@ CASES = [
         3 * 2.0 * MONTH_H + 20 * EGRESS_PER_RPS_MONTH,
         {("chat", "site_a", H100, OD): {"day": 3}},
         {"on_demand": 4_380.0, "egress": 177.39},
+    ),
+    Case(
+        "ka20_egress_headroom",
+        4 * 2.0 * MONTH_H + 20 * EGRESS_PER_RPS_MONTH,
+        {("chat", "site_a", H100, OD): {"day": 4}},
+        {"on_demand": 5_840.0, "egress": 177.39},
     ),
     Case(
         "ka17_dedicated",
