@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
 
 from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
@@ -116,22 +114,11 @@ def next_steps(output: Path | None) -> str:
 
 
 def load_plan(path: Path) -> Plan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read plan: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not a YAML/JSON plan: {exc}") from None
-    try:
-        return Plan.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise InputError(
-            f"{path}: not a plan of this version ({exc.error_count()} errors; first at {loc}: {first['msg']})"
-        ) from None
+    """Read a plan file for `explain` and `diff`: the same reader and messages as `plan validate`,
+    `export` and `report` (a problem file given by mistake is named as such, with the fix)."""
+    from optimizer.cli.plan_cmd import load_plan_file
+
+    return load_plan_file(path)
 
 
 def run_explain(args: argparse.Namespace) -> int:
