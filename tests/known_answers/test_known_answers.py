@@ -182,6 +182,18 @@ CASES = [
         {"on_demand": 5_840.0, "egress": 177.39},
     ),
     Case(
+        "ka21_measured_beats_model",
+        11 * 0.8 * MONTH_H,
+        {("chat", "us_site", "l4", OD): {"day": 11}},
+        {"on_demand": 6_424.0},
+    ),
+    Case(
+        "ka22_owned_interest",
+        3 * (CAPITAL_5PCT_PER_GPU_MONTH + 73 + POWER_PER_GPU_MONTH),
+        {("chat", "dc", H100, OWNED): {"day": 3}},
+        {"owned_capital": 3 * (CAPITAL_5PCT_PER_GPU_MONTH + 73), "power": 3 * POWER_PER_GPU_MONTH},
+    ),
+    Case(
         "ka17_dedicated",
         2 * 8 * 2.0 * MONTH_H,
         {("public", "us_site", H100, OD): {"day": 3}, ("private", "us_site", H100, OD): {"day": 3}},
