@@ -82,3 +82,20 @@ def test_problem_file_given_as_plan(capsys: pytest.CaptureFixture[str], tmp_path
     captured = capsys.readouterr()
     assert "not a plan file (no `kind: fleet_plan`)" in captured.out + captured.err
     assert "optimizer solve PROBLEM -o plan.yaml" in captured.out + captured.err
+
+
+def test_infeasible_diagnosis_counts_demand_not_need(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ka01 with a supply limit of 5 GPUs: 5 x 8 rps x 0.75 = 30 rps of need = 30 / 1.2 = 25 rps of
+    demand served, so 52 - 25 = 27 of the 52 rps of demand cannot be served (exit 3). The message
+    used to say "27 of 62.4 rps", comparing unmet demand with the need (demand x 1.2 headroom)."""
+    price = "prices: {on_demand: 2.5}"
+    text = BASE.read_text().replace(price, price + "\n        max_gpus: 5")
+    path = tmp_path / "supply.yaml"
+    path.write_text(text)
+    capsys.readouterr()
+    assert main(["solve", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "supply limit at site 'us_site' for GPU 'h100_sxm' (5 GPUs)" in err
+    assert "27 of 52 rps cannot be served" in err, err
