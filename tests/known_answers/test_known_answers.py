@@ -194,6 +194,30 @@ CASES = [
         {"owned_capital": 3 * (CAPITAL_5PCT_PER_GPU_MONTH + 73), "power": 3 * POWER_PER_GPU_MONTH},
     ),
     Case(
+        "ka23_serverless_share_headroom",
+        6 * 2.0 * MONTH_H + 21.6 * SERVERLESS_PER_RPS_MONTH,
+        {("chat", "us_site", H100, OD): {"day": 6}},
+        {"on_demand": 8_760.0, "serverless": 2_838.24},
+        serverless_share={"chat": 0.36},
+        baselines={"on_demand_single_gpu": 10 * 2.0 * MONTH_H, "serverless_only": None},
+    ),
+    Case(
+        "ka24_catalog_prices",
+        3 * 98.32 * MONTH_H,
+        {("chat", "us_site", H100, OD): {"day": 17}},
+        {"on_demand": 215_320.8},
+        instances={("us_site", H100, OD, "shared"): {"day": 3}},
+    ),
+    Case(
+        "ka25_committed_discount",
+        5 * 2.0 * MONTH_H + 5 * 4.0 * PEAK8_H,
+        {
+            ("chat", "us_site", H100, C1Y): {"peak": 5, "offpeak": 5},
+            ("chat", "us_site", H100, OD): {"peak": 5, "offpeak": 0},
+        },
+        {"committed": 7_300.0, "on_demand": 5 * 4.0 * PEAK8_H},
+    ),
+    Case(
         "ka17_dedicated",
         2 * 8 * 2.0 * MONTH_H,
         {("public", "us_site", H100, OD): {"day": 3}, ("private", "us_site", H100, OD): {"day": 3}},
@@ -309,6 +333,23 @@ def test_known_answer_subprocess(name: str) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert_known_answer(Plan.model_validate(json.loads(proc.stdout)), case)
+
+
+def test_catalog_price_used_by_ka24(capsys: pytest.CaptureFixture[str]) -> None:
+    """ka24's hand derivation uses the price list's $98.32 per p5.48xlarge-hour in aws us-east-1."""
+    capsys.readouterr()
+    assert main(["catalog", "prices", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    row = min(
+        (
+            r
+            for r in rows
+            if (r["provider"], r["region"], r["gpu"], r["purchase"]) == ("aws", "us-east-1", H100, OD)
+            and r["gpus_per_instance"] == 8
+        ),
+        key=lambda r: r["usd_per_gpu_hour"],
+    )
+    assert row["usd_per_instance_hour"] == pytest.approx(98.32, rel=1e-9)
 
 
 def test_predicted_capacity_from_perf_predict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
