@@ -114,9 +114,10 @@ def recompute_workload_costs(plan: Plan) -> dict[str, float]:
     """Monthly cost per workload, re-derived from the plan alone.
 
     A dedicated holding belongs to its tenant. A shared holding's cost in period t is split by the
-    GPUs each workload's replicas occupy in that (site, gpu, option) pool in t; a pool idle in t is
-    split by its use over all periods, then by each workload's GPU use in the whole plan, then
-    equally. Egress, serverless and shortfall costs belong to the workload whose traffic it is.
+    GPUs each non-dedicated workload's replicas occupy in that (site, gpu, option) pool in t (a
+    dedicated workload's replicas sit on its own instances); a pool idle in t is split by its use over
+    all periods, then by each workload's GPU use in the whole plan, then equally. Egress, serverless
+    and shortfall costs belong to the workload whose traffic it is.
     """
     hours = {p.id: p.hours_per_month for p in plan.periods}
     wl = {w.id: w for w in plan.workloads}
@@ -125,6 +126,8 @@ def recompute_workload_costs(plan: Plan) -> dict[str, float]:
     pool_all: dict[tuple[str, str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     plan_all: dict[str, float] = defaultdict(float)
     for d in plan.deployments:
+        if wl[d.workload].dedicated:
+            continue  # on its own instances: no share of shared holdings
         for t, n in d.replicas_by_period.items():
             gpus = float(n * d.gpus_per_replica)
             if gpus > 0:

@@ -337,13 +337,15 @@ def _attribute_costs(
     """Split the monthly cost over workloads so that the parts add up to the total.
 
     Instance holdings: a dedicated holding is its tenant's; a shared one is split in proportion to
-    the GPUs each workload's replicas occupy in that (site, gpu, option) pool in that period, else
+    the GPUs each non-dedicated workload's replicas occupy in that (site, gpu, option) pool in that
+    period (a dedicated workload's replicas sit on its own instances, never on shared ones), else
     (idle capacity) over the pool's use in all periods, else over each workload's GPU-hours in the
     whole plan, else equally. Traffic costs (egress, serverless, shortfall penalty) belong to the
     workload whose traffic it is. `optimizer.check.check_workload_costs` re-derives this split.
     """
     out: dict[str, float] = {w.id: 0.0 for w in fleet.workloads}
-    use = _gpu_use(deployments)
+    dedicated = {w.id for w in fleet.workloads if w.dedicated}
+    use = _gpu_use([d for d in deployments if d.workload not in dedicated])
     for h in holdings:
         pool = (h.site, h.gpu, h.purchase_option)
         for t, n in h.instances_by_period.items():

@@ -95,9 +95,16 @@ def route_rows(
     pairs: frozenset[tuple[str, str]],
     output_tokens: float,
 ) -> list[RouteData]:
-    """One `RouteData` per allowed pair, sorted."""
+    """One `RouteData` per allowed pair, sorted.
+
+    Egress is per unit of routed traffic x, which is in need units (demand x (1 + headroom)); headroom
+    is spare capacity, not bytes sent, so the per-request egress is divided by (1 + headroom).
+    """
     price = {s.id: s.egress_usd_per_gb for s in problem.sites}
+    per_need = 1.0 / (1.0 + problem.policy.headroom)
     return [
-        RouteData(workload, r_id, site_id, ci.id, egress_usd_per_request(output_tokens, price[site_id]))
+        RouteData(
+            workload, r_id, site_id, ci.id, egress_usd_per_request(output_tokens, price[site_id]) * per_need
+        )
         for r_id, site_id in sorted(pairs)
     ]

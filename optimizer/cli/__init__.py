@@ -8,6 +8,7 @@ message (never a traceback unless `OPTIMIZER_DEBUG=1`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -71,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         remove_partial_outputs()
         print("interrupted: nothing was written", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader closed stdout early (`optimizer schema | head`): not an error of the command.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.OK)
     except Exception as exc:
         if os.environ.get("OPTIMIZER_DEBUG"):
             raise

@@ -117,7 +117,8 @@ def next_steps(output: Path | None) -> str:
 
 
 def load_plan(path: Path) -> Plan:
-    """A plan file, validated (one reader for every command: see `plan_cmd.load_plan_file`)."""
+    """Read a plan file for `explain` and `diff`: the same reader and messages as `plan validate`,
+    `export` and `report` (a problem file given by mistake is named as such, with the fix)."""
     from optimizer.cli.plan_cmd import load_plan_file
 
     return load_plan_file(path)

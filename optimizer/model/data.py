@@ -122,6 +122,8 @@ class RouteData:
     site: str
     candidate: str
     egress_usd_per_request: float = 0.0
+    """Egress per unit of routed traffic x, USD: per request / (1 + headroom), since x is in need
+    units and headroom is spare capacity, not traffic that leaves the site."""
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,7 @@ def findings_for_unmet(
             rule = "no route meets the latency target"
         else:
             rule = "not enough capacity on the routes that meet the latency target within the other limits"
-        detail = f"{missing:.4g} of {ix.need(w, r, t):.4g} rps cannot be served"
+        # Unmet traffic is in demand units (it carries its headroom with it): compare with demand.
+        detail = f"{missing:.4g} of {ix.demand.get((w, r, t), 0.0):.4g} rps cannot be served"
         findings.append(Finding(rule, detail, w, r, t, missing))
     return findings

@@ -216,6 +216,8 @@ class Flow(Frozen):
     ttft_ms: float
     """User-facing TTFT: rtt + server-side TTFT."""
     egress_usd_per_request: float
+    """Egress USD per unit of `rps` (need units, demand x (1 + headroom)): the egress of one request
+    / (1 + headroom), so headroom is not billed as traffic."""
 
 
 class RegionPeriod(Frozen):
