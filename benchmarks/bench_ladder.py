@@ -114,7 +114,8 @@ def _row(r: dict[str, Any]) -> str:
     total_wall = sum(r["wall_s"].values())
     return (
         f"{r['size']:<7} {r['solver']:<5} {r['variables']:>8} {r['integer']:>7} {r['constraints']:>8} "
-        f"{r['candidates_considered']:>7}/{r['candidates_kept']:<6} {phases} {total_cpu:7.1f}/{total_wall:<7.1f} "
+        f"{r['candidates_considered']:>7}/{r['candidates_kept']:<6} {phases} "
+        f"{total_cpu:7.1f}/{total_wall:<7.1f} "
         f"{r['status']:<9} {gap_s:>7} {r['peak_rss_mb']:7.0f}  {TARGETS.get(r['size'], '')}"
     )
 
@@ -153,7 +154,11 @@ def main(argv: list[str]) -> int:
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
         if proc.returncode != 0 or not lines:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            r: dict[str, Any] = {"size": size, "solver": solver, "error": f"failed ({proc.returncode}): {tail}"}
+            r: dict[str, Any] = {
+                "size": size,
+                "solver": solver,
+                "error": f"failed ({proc.returncode}): {tail}",
+            }
         else:
             r = json.loads(lines[-1])
         rows.append(r)

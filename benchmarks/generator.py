@@ -52,7 +52,9 @@ SIZES: dict[str, Shape] = {
     "tiny": Shape(workloads=2, regions=2, sites=3, gpu_types=3, periods=2, precisions=2),
     "small": Shape(workloads=3, regions=3, sites=6, gpu_types=6, periods=4, precisions=3),
     "medium": Shape(workloads=6, regions=4, sites=10, gpu_types=8, periods=24),
-    "large": Shape(workloads=10, regions=6, sites=20, gpu_types=12, periods=24, precisions=6, purchase_options=4),
+    "large": Shape(
+        workloads=10, regions=6, sites=20, gpu_types=12, periods=24, precisions=6, purchase_options=4
+    ),
     "huge": Shape(workloads=50, regions=8, sites=100, gpu_types=12, periods=24),
 }
 
@@ -186,7 +188,12 @@ def generate(shape: Shape, seed: int, *, name: str | None = None, time_limit_s: 
             offered = [g for g in edge_gpus if rng.random() < 0.7] or [edge_gpus[0]]
             factor = rng.uniform(1.25, 1.6)  # metro premium
             offers = [
-                {"gpu": g, "instance_type": f"{g}_1x", "gpus_per_instance": 1, "prices": prices(base, factor, True)}
+                {
+                    "gpu": g,
+                    "instance_type": f"{g}_1x",
+                    "gpus_per_instance": 1,
+                    "prices": prices(base, factor, True),
+                }
                 for g, base, _ in offered
             ]
             site = {
@@ -218,14 +225,26 @@ def generate(shape: Shape, seed: int, *, name: str | None = None, time_limit_s: 
                 "region_split": split,
                 "profile": _profile(rng, shape.periods, batch),
             },
-            "request": {"input_tokens": int(tin * rng.uniform(0.7, 1.3)), "output_tokens": int(tout * rng.uniform(0.7, 1.3))},
-            "slo": {"deadline_hours": 24} if batch else {"ttft_ms": _r(ttft * rng.uniform(0.8, 1.3), 0), "tpot_ms": _r(tpot * rng.uniform(0.9, 1.2), 0)},
+            "request": {
+                "input_tokens": int(tin * rng.uniform(0.7, 1.3)),
+                "output_tokens": int(tout * rng.uniform(0.7, 1.3)),
+            },
+            "slo": {"deadline_hours": 24}
+            if batch
+            else {
+                "ttft_ms": _r(ttft * rng.uniform(0.8, 1.3), 0),
+                "tpot_ms": _r(tpot * rng.uniform(0.9, 1.2), 0),
+            },
         }
         quality = rng.choice([0.95, 0.98, 0.98, 0.99])
         wl["min_quality"] = quality
         wl["precisions"] = [p for p in PRECISIONS[: shape.precisions] if ACCURACY[p] >= quality]
         if not batch and rng.random() < 0.35:
-            price = rng.uniform(0.2, 1.0) if "70b" not in wl["model"] and "72b" not in wl["model"] else rng.uniform(0.9, 3.0)
+            price = (
+                rng.uniform(0.2, 1.0)
+                if "70b" not in wl["model"] and "72b" not in wl["model"]
+                else rng.uniform(0.9, 3.0)
+            )
             wl["serverless"] = {
                 "allowed": True,
                 "usd_per_million_input_tokens": _r(price, 3),
@@ -245,12 +264,18 @@ def generate(shape: Shape, seed: int, *, name: str | None = None, time_limit_s: 
         "schema_version": 1,
         "name": name or f"synthetic_{shape.workloads}w_{shape.sites}s_{seed}",
         "description": f"Synthetic benchmark problem {shape} seed {seed} (benchmarks/generator.py)",
-        "periods": "hourly" if hourly else [{"id": f"p{k}", "hours_per_day": 24 / shape.periods} for k in range(shape.periods)],
+        "periods": "hourly"
+        if hourly
+        else [{"id": f"p{k}", "hours_per_day": 24 / shape.periods} for k in range(shape.periods)],
         "user_regions": regions,
         "purchase_options": purchase,
         "sites": sites,
         "workloads": workloads,
-        "policy": {"placement": "auto", "headroom": _r(rng.choice([0.1, 0.2]), 2), "min_replicas_per_active_site": 1},
+        "policy": {
+            "placement": "auto",
+            "headroom": _r(rng.choice([0.1, 0.2]), 2),
+            "min_replicas_per_active_site": 1,
+        },
         "solver": {"name": "highs", "time_limit_s": time_limit_s, "mip_gap": mip_gap},
     }
     return doc
