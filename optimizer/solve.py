@@ -31,6 +31,7 @@ import pulp
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
 from optimizer.model.data import COST_TERMS
 from optimizer.model.fleet_model import FleetModel
+from optimizer.model.routing import candidate_traffic
 from optimizer.outputs import native_stdout_to_stderr
 
 SolverName = Literal["highs", "cbc"]
@@ -447,7 +448,7 @@ def extract_solution(model: FleetModel, status: SolveStatus, info: SolverInfo) -
         if count:
             for period in periods if t is None else (t,):
                 instances[(s, g, o, period, tenant)] = count
-    traffic = {k: v for k, x in model.traffic.items() if (v := _clean(x.varValue))}
+    traffic = candidate_traffic(model)
     serverless = {k: v for k, x in model.serverless.items() if (v := _clean(x.varValue))}
     unmet = {k: v for k, x in model.unmet.items() if (v := _clean(x.varValue))}
     cost_terms = {term: float(model.cost_terms[term].value() or 0.0) for term in COST_TERMS}
