@@ -57,10 +57,10 @@ def run_one(size: str, seed: int, solver: str, time_limit_s: float, baselines: b
     from optimizer.check import ensure_plan_ok
     from optimizer.diagnosis import solve_diagnosed
     from optimizer.errors import OptimizerError
+    from optimizer.loading.problem_file import parse_problem_text
     from optimizer.model import build_model
     from optimizer.pipeline import SolveOptions, compute_baselines
     from optimizer.plan import build_plan
-    from optimizer.schema.loader import parse_problem_text
 
     ph = _Phase()
     gap = GAPS.get(size, 1e-3)

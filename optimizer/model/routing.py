@@ -26,7 +26,7 @@ def split_pool(
     Greedy, tightest band first: when region r (band l) is served, every region served before it
     admits a subset of band l, so the room left in band l is cap(band l) - traffic of bands <= l
     served so far >= r's traffic by the band row. Any shortfall is solver round-off: it goes to the
-    candidate with the most room left.
+    admitted candidate with the most capacity.
 
     >>> p = Pool("w", "s", "any", None, (("a",), ("a", "b")), {"near": 1, "far": 0}, {})
     >>> split_pool(p, {"far": 4.0, "near": 6.0}, {"a": 5.0, "b": 5.0})
@@ -45,8 +45,8 @@ def split_pool(
                 out[(r, c)] = out.get((r, c), 0.0) + take
                 room[c] -= take
                 left -= take
-        if left > 0:
-            c = max(admitted, key=lambda c: (room[c], c))
+        if left > 0:  # round-off: onto the admitted candidate with the most capacity (it has replicas)
+            c = max(admitted, key=lambda c: (capacity.get(c, 0.0), room[c], c))
             out[(r, c)] = out.get((r, c), 0.0) + left
             room[c] -= left
     return out
