@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -31,9 +31,13 @@ import pulp
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
 from optimizer.model.data import COST_TERMS
 from optimizer.model.fleet_model import FleetModel
+from optimizer.model.incumbent import rounded_start
+from optimizer.model.routing import candidate_traffic
 from optimizer.outputs import native_stdout_to_stderr
 
 SolverName = Literal["highs", "cbc"]
+StartFn = Callable[[Mapping[Any, float]], Mapping[Any, float]]
+"""Turns the LP relaxation's values (variable -> value) into a starting plan for the MIP."""
 _log = logging.getLogger("optimizer")
 
 
@@ -112,6 +116,8 @@ class RunOptions:
     mip_gap: float = 1e-6
     threads: int | None = None
     msg: bool = False
+    start: StartFn | None = None
+    """HiGHS only: turns the LP relaxation's values into a starting plan (see `_run_highs`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +138,12 @@ def solve(
     mip_gap: float = 1e-6,
     threads: int | None = None,
     msg: bool = False,
+    warm_start: bool = True,
 ) -> Solution:
     """Solve `model`; a plan (OPTIMAL or FEASIBLE) or an exception, never None.
+
+    `warm_start` (HiGHS): solve the LP relaxation first for a lower bound and start the MIP from its
+    rounding (`model.incumbent.rounded_start`), so a time-limited run has a plan and a proven gap.
 
     Raises InfeasibleError when the solver proves that no plan exists (without a diagnosis: for one
     naming workload, region, period and binding rule, use `optimizer.diagnosis.solve_diagnosed`),
@@ -141,7 +151,13 @@ def solve(
     """
     if solver not in ("highs", "cbc"):
         raise SolverError(f"unknown solver {solver!r}; use 'highs' or 'cbc'")
-    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg)
+    start: StartFn | None = None
+    if warm_start and not model.elastic:
+
+        def start(lp: Mapping[Any, float]) -> Mapping[Any, float]:
+            return rounded_start(model, lp)
+
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start)
     run = run_solver(model.problem, opts)
     if run.status is SolveStatus.INFEASIBLE:
         raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
@@ -315,25 +331,155 @@ def _prepare_highs_scheduler(threads: int | None) -> None:
     _HIGHS_SCHEDULER["threads"] = threads
 
 
+
+
+@dataclass
+class HighsMatrix:
+    """A PuLP problem as HiGHS arrays, built once in bulk (no per-column or per-row API calls)."""
+
+    variables: list[Any]
+    cost: Any
+    lower: Any
+    upper: Any
+    integer: Any
+    """Indices of the integer columns."""
+    row_lower: Any
+    row_upper: Any
+    starts: Any
+    index: Any
+    value: Any
+    offset: float
+
+
+def highs_matrix(problem: Any) -> HighsMatrix:
+    """Columns, objective and rows of `problem` as numpy arrays (CSR rows)."""
+    import numpy as np
+
+    variables = list(problem.variables())
+    col = {id(v): i for i, v in enumerate(variables)}
+    n = len(variables)
+    inf = math.inf
+    lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables], dtype=float)
+    upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables], dtype=float)
+    integer = np.array([i for i, v in enumerate(variables) if v.cat == pulp.LpInteger], dtype=np.int32)
+    cost = np.zeros(n)
+    for v, a in problem.objective.items():
+        cost[col[id(v)]] += a
+    starts: list[int] = []
+    index: list[int] = []
+    value: list[float] = []
+    row_lower: list[float] = []
+    row_upper: list[float] = []
+    listed = problem.constraints
+    for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call; older: a dict
+        starts.append(len(index))
+        for v, a in con.items():
+            if a != 0:
+                index.append(col[id(v)])
+                value.append(a)
+        lb, ub = con.getLb(), con.getUb()
+        row_lower.append(-inf if lb is None else float(lb))
+        row_upper.append(inf if ub is None else float(ub))
+    return HighsMatrix(
+        variables,
+        cost,
+        lower,
+        upper,
+        integer,
+        np.array(row_lower),
+        np.array(row_upper),
+        np.array(starts, dtype=np.int32),
+        np.array(index, dtype=np.int32),
+        np.array(value, dtype=float),
+        float(problem.objective.constant or 0.0),
+    )
+
+
+def _highs_of(mat: HighsMatrix, opts: RunOptions, integer: bool = True) -> Any:
+    """A fresh `highspy.Highs` holding `mat` (integrality set unless not `integer`), with the run's
+    options. Fresh each time: re-running one object after changing integrality gave wrong MIP
+    optima in HiGHS 1.16 (below its own LP bound), so the LP and the MIP never share an object."""
+    import highspy
+
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", bool(opts.msg))
+    if opts.threads is not None:
+        h.setOptionValue("threads", int(opts.threads))
+    h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+    n = len(mat.variables)
+    h.addVars(n, mat.lower, mat.upper)
+    if n:
+        h.changeColsCost(n, list(range(n)), mat.cost)
+    if mat.offset:
+        h.changeObjectiveOffset(mat.offset)
+    if len(mat.row_lower):
+        h.addRows(
+            len(mat.row_lower), mat.row_lower, mat.row_upper, len(mat.index), mat.starts, mat.index, mat.value
+        )
+    if integer:
+        _set_integrality(h, mat, True)
+    return h
+
+
+def _set_integrality(h: Any, mat: HighsMatrix, integer: bool) -> None:
+    import highspy
+    import numpy as np
+
+    if len(mat.integer):
+        kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+        kinds = np.full(len(mat.integer), int(kind.value), dtype=np.uint8)
+        h.changeColsIntegrality(len(mat.integer), mat.integer, kinds)
+
+
 def _run_highs(problem: Any, opts: RunOptions) -> _Run:
-    """HiGHS through `pulp.HiGHS` (highspy API), status read from the highspy object itself."""
-    cmd = pulp.HiGHS(msg=opts.msg, timeLimit=opts.time_limit_s, gapRel=opts.mip_gap, threads=opts.threads)
+    """HiGHS through highspy directly: the matrix is passed in bulk (`highs_matrix`).
+
+    With `opts.start` and integer columns: the LP relaxation is solved first (a valid lower bound,
+    kept if the MIP stops before proving a better one), and `start` turns its values into a plan;
+    if that plan meets every row it is kept as the incumbent whenever the MIP stops without a
+    better one, so a time limit still returns a plan with a proven gap. The time limit covers both.
+    (It is not handed to HiGHS with `setSolution`: HiGHS 1.16 then misreported optima on small
+    models, its presolve dropping the start's objective offset.)
+    """
     base = SolverInfo("highs", "", _options(opts), 0.0, "not run")
-    if not cmd.available():
+    if not pulp.HiGHS(msg=False).available():
         return _Run(SolveStatus.ERROR, base, "highspy is not installed")
+    import highspy  # noqa: F401  (HighsSolution, through _highs_of)
+    import numpy as np
     _prepare_highs_scheduler(opts.threads)
-    problem.solverModel = None
-    start = time.perf_counter()
+    begin = time.perf_counter()
     error: str | None = None
+    lp_bound: float | None = None
+    initial: Any = None
+    start = opts.start
     try:
+        mat = highs_matrix(problem)
         with native_stdout_to_stderr():  # HiGHS prints its banner and log on fd 1
-            problem.solve(cmd)
-    except Exception as exc:  # pulp's HiGHS wrapper lacks some statuses; the highspy object still knows
+            if start is not None and len(mat.integer):
+                relax = _highs_of(mat, opts, integer=False)
+                relax.setOptionValue("time_limit", float(opts.time_limit_s))
+                relax.run()
+                if str(relax.getModelStatus().name) == "kOptimal":
+                    values = list(relax.getSolution().col_value)
+                    lp_bound = float(relax.getInfo().objective_function_value)
+                    relaxed = {v: values[i] for i, v in enumerate(mat.variables)}
+                    plan = start(relaxed)
+                    initial = np.array([float(plan.get(v, relaxed[v])) for v in mat.variables])
+                    if not _feasible(mat, initial):
+                        initial = None
+                del relax
+            h = _highs_of(mat, opts)
+            remaining = max(0.05, opts.time_limit_s - (time.perf_counter() - begin))
+            h.setOptionValue("time_limit", float(remaining))
+            h.run()
+    except Exception as exc:  # a failed run is reported (and may fall back to CBC), never raised
         error = f"{type(exc).__name__}: {exc}"
-    wall = time.perf_counter() - start
-    h = getattr(problem, "solverModel", None)
-    if h is None:
-        return _Run(SolveStatus.ERROR, SolverInfo("highs", "", _options(opts), wall, "no model"), error)
+        return _Run(
+            SolveStatus.ERROR,
+            SolverInfo("highs", "", _options(opts), time.perf_counter() - begin, "error"),
+            error,
+        )
+    wall = time.perf_counter() - begin
     version = str(h.version())
     ms = h.getModelStatus()
     status_name = str(getattr(ms, "name", ms))
@@ -341,11 +487,26 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     hinfo = h.getInfo()
     has_incumbent = int(hinfo.primal_solution_status) == 2  # kSolutionStatusFeasible
     objective = float(hinfo.objective_function_value) if has_incumbent else None
-    bound = float(hinfo.mip_dual_bound) if math.isfinite(float(hinfo.mip_dual_bound)) else None
-    gap = float(hinfo.mip_gap) if has_incumbent and math.isfinite(float(hinfo.mip_gap)) else None
+    values = list(h.getSolution().col_value) if has_incumbent else []
+    if initial is not None:
+        start_objective = float(mat.cost @ initial) + mat.offset
+        if objective is None or start_objective < objective - 1e-9 * max(1.0, abs(objective)):
+            values, objective, has_incumbent = list(initial), start_objective, True
+            raw += " (the rounded LP relaxation is the best plan found)"
+            if status_name == "kOptimal":  # cannot happen unless HiGHS misreports; do not claim a proof
+                status_name = "kSolutionLimit"
+    is_mip = bool(len(mat.integer))
+    bound: float | None = None
+    if is_mip and math.isfinite(float(hinfo.mip_dual_bound)):
+        bound = float(hinfo.mip_dual_bound)
+    if lp_bound is not None and (bound is None or lp_bound > bound):
+        bound = lp_bound
+    gap = _relative_gap(objective, bound) if has_incumbent else None
     if status_name == "kOptimal":
-        bound = objective if bound is None else bound
-        gap = _relative_gap(objective, bound) if gap is None else gap
+        bound = objective if bound is None or not is_mip else bound
+        gap = _relative_gap(objective, bound) if is_mip else 0.0
+        if gap is not None and gap > opts.mip_gap and is_mip:  # HiGHS's own gap is the authority here
+            gap = float(hinfo.mip_gap) if math.isfinite(float(hinfo.mip_gap)) else gap
     bounded_below = all(a >= 0 for a in problem.objective.values())
     status = map_highs_status(status_name, has_incumbent, gap, opts.mip_gap, bounded_below)
     info = SolverInfo("highs", version, _options(opts), wall, raw, bound, gap)
@@ -353,11 +514,29 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
         if status_name in HIGHS_STOPPED:
             return _Run(status, info, _no_incumbent(raw, wall), retry=False)
         return _Run(status, info, error or f"HiGHS status {raw}")
-    if has_incumbent:  # assign values ourselves: pulp may have stopped before doing so
-        values = list(h.getSolution().col_value)
-        for var in problem.variables():
-            var.varValue = values[var.index]
+    if has_incumbent:
+        for i, var in enumerate(mat.variables):
+            var.varValue = values[i]
     return _Run(status, info)
+
+
+def _feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
+    """x meets every bound, row and integrality of `mat` (relative tolerance `tol`)."""
+    import numpy as np
+
+    scale = tol * np.maximum(1.0, np.abs(x))
+    if np.any(x < mat.lower - scale) or np.any(x > mat.upper + scale):
+        return False
+    if len(mat.integer) and np.any(np.abs(x[mat.integer] - np.round(x[mat.integer])) > tol):
+        return False
+    if not len(mat.row_lower):
+        return True
+    products = mat.value * x[mat.index]
+    activity = np.add.reduceat(products, mat.starts) if len(products) else np.zeros(len(mat.starts))
+    empty = np.diff(np.append(mat.starts, len(mat.index))) == 0
+    activity = np.where(empty, 0.0, activity)
+    slack = tol * np.maximum(1.0, np.abs(activity))
+    return bool(np.all(activity >= mat.row_lower - slack) and np.all(activity <= mat.row_upper + slack))
 
 
 _CBC_RESULT = re.compile(r"^Result - (.+)$", re.M)
@@ -447,7 +626,7 @@ def extract_solution(model: FleetModel, status: SolveStatus, info: SolverInfo) -
         if count:
             for period in periods if t is None else (t,):
                 instances[(s, g, o, period, tenant)] = count
-    traffic = {k: v for k, x in model.traffic.items() if (v := _clean(x.varValue))}
+    traffic = candidate_traffic(model)
     serverless = {k: v for k, x in model.serverless.items() if (v := _clean(x.varValue))}
     unmet = {k: v for k, x in model.unmet.items() if (v := _clean(x.varValue))}
     cost_terms = {term: float(model.cost_terms[term].value() or 0.0) for term in COST_TERMS}

@@ -15,7 +15,7 @@ from optimizer.model.coverage import (
 )
 from optimizer.model.data import FleetData
 from optimizer.model.fleet_model import FleetModel
-from optimizer.model.index import index_fleet
+from optimizer.model.index import Formulation, index_fleet
 from optimizer.model.limits import add_budget, add_max_gpu_types, add_site_gpus, add_site_power, add_supply
 from optimizer.model.objective import add_cost_terms, add_violation, set_objective
 from optimizer.model.placement import add_active_sites, add_hybrid_placement, add_min_replicas
@@ -53,8 +53,18 @@ if tuple(name for name, _ in CONSTRAINT_FAMILIES) != tuple(RULE_FAMILIES):  # pr
     raise RuntimeError("build.CONSTRAINT_FAMILIES and rules.RULE_FAMILIES must list the same families")
 
 
-def build_model(data: FleetData, *, elastic: bool = False, omit: frozenset[str] = frozenset()) -> FleetModel:
+def build_model(
+    data: FleetData,
+    *,
+    elastic: bool = False,
+    omit: frozenset[str] = frozenset(),
+    formulation: Formulation = "reduced",
+) -> FleetModel:
     """The fleet MIP for `data`: minimise monthly cost subject to every constraint family.
+
+    `formulation`: `reduced` (default) routes traffic per (workload, region, site, pool) with one
+    capacity row per nested latency band; `full` routes it per candidate. Both have the same
+    optimum (docs/formulation.md; tested on random instances); `full` is kept for that test.
 
     `elastic` and `omit` serve infeasibility diagnosis only: `elastic` allows unmet demand
     everywhere (measured by `FleetModel.violation`, not priced) and relaxes the budget by a slack;
@@ -65,7 +75,7 @@ def build_model(data: FleetData, *, elastic: bool = False, omit: frozenset[str] 
         raise ValueError(f"unknown constraint families {sorted(unknown)}")
     m = FleetModel(
         data=data,
-        index=index_fleet(data),
+        index=index_fleet(data, formulation),
         problem=pulp.LpProblem("fleet", pulp.LpMinimize),
         elastic=elastic,
         omitted=omit,

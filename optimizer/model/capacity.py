@@ -35,17 +35,33 @@ def capacity_expr(
 
 
 def add_capacity(m: FleetModel) -> None:
-    """sum_r x[w, r, s, c, t] <= capacity_rps[c] x utilization[s] x (sum_non-spot n[c, s, o, t]
+    """Per pool, period and latency band l: sum_(r: level(r) <= l) y[w, r, s, p, t]
+    <= sum_(c in band l) capacity_rps[c] x utilization[s] x (sum_non-spot n[c, s, o, t]
     + availability x n[c, s, spot, t]).
 
-    Over: (workload, site, candidate, period) with traffic variables.
+    Over: (workload, site, pool, period) with traffic variables, one row per band of the pool. The
+    bands are nested (a region with a tighter latency budget admits a subset of the candidates), so
+    these rows are exactly the Hall conditions of routing each region's traffic to candidates it
+    admits (docs/formulation.md); a one-candidate pool (full formulation) is today's per-candidate
+    row `capacity[w, s, c, t]`. A band no region present in period t sits at is implied by the band
+    below it (same traffic, more capacity) and left out.
     """
-    routed: dict[tuple[str, str, str, str], list[pulp.LpVariable]] = defaultdict(list)
-    for (w, _r, s, c, t), x in m.traffic.items():
-        routed[(w, s, c, t)].append(x)
+    ix = m.index
+    pools = {(p.workload, p.site, p.key): p for p in ix.pools}
+    routed: dict[tuple[str, str, str, str], list[tuple[pulp.LpVariable, int]]] = defaultdict(list)
+    for (w, r, s, key, t), x in m.traffic.items():
+        routed[(w, s, key, t)].append((x, pools[(w, s, key)].region_level[r]))
     options = _options(m)
-    for (w, s, c, t), xs in routed.items():
-        m.add("capacity", (w, s, c, t), pulp.lpSum(xs) <= capacity_expr(m, w, s, c, t, options[(c, s)]))
+    for (w, s, key, t), xs in routed.items():
+        pool = pools[(w, s, key)]
+        present = {lv for _x, lv in xs}
+        for level, cands in enumerate(pool.levels):
+            if level not in present:
+                continue  # same traffic as the band below, more capacity: implied
+            lhs = pulp.lpSum(x for x, lv in xs if lv <= level)
+            rhs = pulp.lpSum(capacity_expr(m, w, s, c, t, options[(c, s)]) for c in cands)
+            name = (w, s, key, t) if len(pool.levels) == 1 else (w, s, key, f"band{level}", t)
+            m.add("capacity", name, lhs <= rhs)
 
 
 def add_instance_packing(m: FleetModel) -> None:

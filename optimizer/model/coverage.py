@@ -67,16 +67,20 @@ def add_daily_coverage(m: FleetModel) -> None:
 
 
 def add_model_routing(m: FleetModel) -> None:
-    """sum_(s, c in group g) x[w, r, s, c, t] <= group_max_share[w, g] x demand[w, r, t] x (1 + headroom).
+    """sum_(s, pools of group g) y[w, r, s, p, t] <= group_max_share[w, g] x demand[w, r, t] x (1 + headroom).
+
+    Pools never mix a capped group with others (`index.build_pools`), so the group's traffic is
+    the traffic of its pools.
 
     Over: (workload, region, period, group) for groups the workload caps and that have routes,
     in every period with traffic variables (per period also for daily-coverage workloads).
     """
     ix = m.index
+    pools = {(p.workload, p.site, p.key): p for p in ix.pools}
     by_group: dict[tuple[str, str, str, str], list[pulp.LpVariable]] = defaultdict(list)
-    for (w, r, _s, c, t), x in m.traffic.items():
-        group = ix.candidates[c].group
-        if group in ix.workloads[w].group_max_share:
+    for (w, r, s, key, t), x in m.traffic.items():
+        group = pools[(w, s, key)].group
+        if group is not None and group in ix.workloads[w].group_max_share:
             by_group[(w, r, t, group)].append(x)
     for (w, r, t, g), xs in by_group.items():
         cap = ix.workloads[w].group_max_share[g] * ix.need(w, r, t)

@@ -7,9 +7,12 @@ upstream, reported before any variable is made.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
 
 from optimizer.model.data import (
     ALL_OPTIONS,
@@ -30,6 +33,39 @@ DemandKey = tuple[str, str, str]
 """(workload, region, period)."""
 Slot = tuple[str, str, str]
 """(candidate, site, option): where a replica variable may exist."""
+Formulation = Literal["reduced", "full"]
+"""`reduced`: traffic per (workload, region, site, pool) with one capacity row per nested latency
+band (see `Pool`); `full`: traffic per candidate (every pool is one candidate)."""
+ANY_GROUP = "any"
+"""Pool key of a reduced pool holding the candidates of every model group the workload does not cap."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Candidates of one workload at one site whose traffic is modelled together.
+
+    `levels` are the distinct admissible candidate sets of the regions routed here, nested and
+    increasing (a region whose latency budget is tighter admits a subset); `region_level[r]` is the
+    level of region r's admissible set. Traffic y[w, r, s, key, t] may use any candidate of its
+    level; capacity holds per level l: sum_(r: level(r) <= l) y[r] <= sum_(c in levels[l]) cap[c]
+    (exact for nested sets, see docs/formulation.md). A full-formulation pool is one candidate
+    with one level, i.e. today's per-candidate capacity row.
+    """
+
+    workload: str
+    site: str
+    key: str
+    """Candidate id (one-candidate pool) or a group key (`any`, or the capped group's id)."""
+    group: str | None
+    """The model group every candidate belongs to, where that is one group; None otherwise."""
+    levels: tuple[tuple[str, ...], ...]
+    region_level: dict[str, int]
+    egress: dict[str, float]
+    """Region -> USD per request of the routes from that region (the same for every candidate)."""
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return self.levels[-1]
 
 
 @dataclass(frozen=True)
@@ -56,6 +92,14 @@ class FleetIndex:
     traffic_periods: dict[tuple[str, str], tuple[str, ...]]
     """(workload, region) -> periods with traffic variables: the periods with demand, or every
     period for daily-coverage workloads (their volume may move to any period)."""
+    pools: tuple[Pool, ...] = ()
+    """Traffic pools (see `Pool`), in input order; `reduced` merges the candidates of a workload at a
+    site (per capped model group), `full` has one pool per routed (candidate, site)."""
+
+    @cached_property
+    def pool_of(self) -> dict[tuple[str, str], Pool]:
+        """(site, candidate) -> the pool holding the candidate at that site."""
+        return {(p.site, c): p for p in self.pools for c in p.candidates}
 
     def need(self, w: str, r: str, t: str) -> float:
         """Demand to cover: demand x (1 + headroom)."""
@@ -100,7 +144,68 @@ def dominated_fixed_offers(offers: Iterable[OfferData]) -> set[tuple[str, str, s
     return out
 
 
-def index_fleet(data: FleetData) -> FleetIndex:
+def _nested(sets: Iterable[frozenset[str]]) -> list[frozenset[str]] | None:
+    """The distinct sets in increasing order if they form a chain (each a subset of the next), else None.
+
+    >>> [sorted(s) for s in _nested([frozenset("ab"), frozenset("a"), frozenset("ab")]) or []]
+    [['a'], ['a', 'b']]
+    >>> _nested([frozenset("ab"), frozenset("bc")]) is None
+    True
+    """
+    chain = sorted(set(sets), key=lambda x: (len(x), sorted(x)))
+    for small, big in itertools.pairwise(chain):
+        if not small <= big:
+            return None
+    return chain
+
+
+def build_pools(
+    data: FleetData,
+    routes: tuple[RouteData, ...],
+    workloads: dict[str, WorkloadData],
+    formulation: Formulation,
+) -> tuple[Pool, ...]:
+    """Group usable routes into traffic pools (see `Pool`).
+
+    Reduced: per (workload, site, class), class = the candidate's model group where the workload
+    caps that group, else `any`. Kept only where it is exact: the regions' admissible sets are
+    nested and each region's egress price is the same for all its candidates; otherwise (and in
+    the full formulation) each candidate is a pool of its own.
+    """
+    group_of = {c.id: c.group for c in data.candidates}
+    by_pool: dict[tuple[str, str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in routes:
+        g = group_of[r.candidate]
+        cls = g if g in workloads[r.workload].group_max_share else ANY_GROUP
+        by_pool[(r.workload, r.site, cls)][r.region][r.candidate] = r.egress_usd_per_request
+    pools: list[Pool] = []
+    for (w, s, cls), per_region in by_pool.items():
+        chain = _nested(frozenset(cands) for cands in per_region.values())
+        one_price = all(len(set(cands.values())) == 1 for cands in per_region.values())
+        if formulation == "reduced" and chain is not None and one_price:
+            order = {c: i for i, c in enumerate(dict.fromkeys(c for cs in per_region.values() for c in cs))}
+            levels = tuple(tuple(sorted(level, key=order.__getitem__)) for level in chain)
+            groups = {group_of[c] for c in levels[-1]}
+            pools.append(
+                Pool(
+                    w,
+                    s,
+                    cls,
+                    next(iter(groups)) if len(groups) == 1 else None,
+                    levels,
+                    {r: chain.index(frozenset(cs)) for r, cs in per_region.items()},
+                    {r: next(iter(cs.values())) for r, cs in per_region.items()},
+                )
+            )
+            continue
+        cands = dict.fromkeys(c for cs in per_region.values() for c in cs)
+        for c in cands:
+            regions = {r: cs[c] for r, cs in per_region.items() if c in cs}
+            pools.append(Pool(w, s, c, group_of[c], ((c,),), dict.fromkeys(regions, 0), regions))
+    return tuple(pools)
+
+
+def index_fleet(data: FleetData, formulation: Formulation = "reduced") -> FleetIndex:
     """Validate `data` and build the lookups the model needs."""
     issues: list[str] = []
     for what, ids in (
@@ -234,4 +339,5 @@ def index_fleet(data: FleetData) -> FleetIndex:
         slots=slots,
         demand=demand,
         traffic_periods=traffic_periods,
+        pools=build_pools(data, routes, workloads, formulation),
     )

@@ -25,10 +25,12 @@ def add_cost_terms(m: FleetModel) -> None:
         hours = hours_charged(offer.fixed, ix.hours[t] if t is not None else 0.0, ix.month_hours)
         for term, price in offer.cost_terms_usd_per_gpu_hour.items():
             coefs[term][inst] += gpu_cost_per_month(price, offer.gpus_per_instance, hours)
-    egress = {(r.workload, r.region, r.site, r.candidate): r.egress_usd_per_request for r in ix.routes}
-    for (w, r, s, c, t), x in m.traffic.items():
-        if egress[(w, r, s, c)] > 0:
-            coefs["egress"][x] += traffic_cost_per_rps_month(egress[(w, r, s, c)], ix.hours[t])
+    # per region: one price per pool and region (index.build_pools)
+    egress = {(p.workload, p.site, p.key): p.egress for p in ix.pools}
+    for (w, r, s, key, t), x in m.traffic.items():
+        price = egress[(w, s, key)][r]
+        if price > 0:
+            coefs["egress"][x] += traffic_cost_per_rps_month(price, ix.hours[t])
     for (w, _r, t), sl in m.serverless.items():
         price = ix.workloads[w].serverless_usd_per_request or 0.0
         coefs["serverless"][sl] += traffic_cost_per_rps_month(price, ix.hours[t])

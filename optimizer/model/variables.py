@@ -34,15 +34,21 @@ def add_instances(m: FleetModel) -> None:
 
 
 def add_traffic(m: FleetModel) -> None:
-    """x[w, r, s, c, t] >= 0, rps routed from user region r to candidate c at site s.
+    """y[w, r, s, p, t] >= 0, rps routed from user region r to the candidates of pool p at site s
+    (full formulation: p is one candidate c, y = x[w, r, s, c, t]).
 
-    Over: usable routes x the periods of (w, r) with demand (every period for daily coverage).
+    Over: (workload, region, site, pool) with a usable route x the periods of (w, r) with demand
+    (every period for daily coverage).
     """
     ix = m.index
+    pool_of = ix.pool_of
     for route in ix.routes:
-        w, r, s, c = route.workload, route.region, route.site, route.candidate
+        w, r, s = route.workload, route.region, route.site
+        key = pool_of[(s, route.candidate)].key
+        if (w, r, s, key, ix.traffic_periods[(w, r)][0]) in m.traffic:
+            continue
         for t in ix.traffic_periods[(w, r)]:
-            m.traffic[(w, r, s, c, t)] = m.new_var("traffic", (w, r, s, c, t))
+            m.traffic[(w, r, s, key, t)] = m.new_var("traffic", (w, r, s, key, t))
 
 
 def add_serverless_and_unmet(m: FleetModel) -> None:

@@ -123,3 +123,43 @@ def random_small_fleet(seed: int) -> FleetData:
         min_replicas_per_active_site=2 if rng.random() < 0.15 else 0,
         budget_usd_per_month=round(rng.uniform(1000, 6000), 2) if budget else None,
     )
+
+
+def random_nested_fleet(seed: int) -> FleetData:
+    """`random_small_fleet` with routes as the candidate builder makes them: each candidate has a
+    server-side TTFT, each (region, site) a latency budget, and a route exists iff TTFT <= budget
+    (nested admissible sets); looser-band copies of each configuration have more capacity and a
+    higher TTFT, and egress is priced per (region, site)."""
+    import dataclasses
+
+    base = random_small_fleet(seed)
+    rng = random.Random(10_000 + seed)
+    cands: list[CandidateData] = []
+    for c in base.candidates[: rng.choice([2, 3, 4])]:
+        ttft = round(rng.uniform(50, 300), 1)
+        cands.append(dataclasses.replace(c, ttft_ms=ttft))
+        if rng.random() < 0.6:
+            cands.append(
+                dataclasses.replace(
+                    c, id=f"{c.id}_b", capacity_rps=round(c.capacity_rps * 1.4, 2), ttft_ms=ttft + 150
+                )
+            )
+    regions = ("ra", "rb", "rc")[: rng.choice([2, 3])]
+    budget = {(r, s.id): round(rng.uniform(100, 480), 1) for r in regions for s in base.sites}
+    egress = {k: round(rng.uniform(0.0, 2e-5), 8) if rng.random() < 0.5 else 0.0 for k in budget}
+    routes = tuple(
+        RouteData("w", r, s.id, c.id, egress[(r, s.id)])
+        for r in regions
+        for s in base.sites
+        for c in cands
+        if c.ttft_ms <= budget[(r, s.id)]
+    )
+    demand = {
+        ("w", r, t.id): round(rng.uniform(0.5, 8.0), 2)
+        for r in regions
+        for t in base.periods
+        if rng.random() < 0.9
+    }
+    return dataclasses.replace(
+        base, candidates=tuple(cands), regions=regions, routes=routes, demand_rps=demand
+    )

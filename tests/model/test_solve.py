@@ -323,3 +323,37 @@ def test_plain_solve_reports_infeasible_without_diagnosing() -> None:
     """`solve` stays below the diagnosis layer: it raises, the diagnosis lives in optimizer.diagnosis."""
     with pytest.raises(InfeasibleError, match="infeasible"):
         solve(build_model(fleet(supply_max_gpus={("fra", "h100"): 2})))
+
+
+def test_time_limited_solve_returns_a_checked_plan_with_its_gap() -> None:
+    """The LP bound and the rounded-LP incumbent: a short limit still yields a plan and a gap."""
+    from fleet_check import violations
+
+    data = synthetic_fleet(candidates=30, periods=12, sites=6, regions=4, workloads=4, seed=0)
+    sol = solve(build_model(data), time_limit_s=3.0, mip_gap=1e-9)
+    assert sol.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    assert sol.solver.gap is not None and sol.solver.best_bound is not None
+    assert sol.solver.best_bound <= sol.objective * (1 + 1e-9) + 1e-9
+    assert violations(data, sol) == []
+
+
+def test_rounded_lp_start_meets_every_row() -> None:
+    """The rounding (incumbent.rounded_start) of a relaxation is feasible on random fleets."""
+    import numpy as np
+
+    from optimizer.model.incumbent import rounded_start
+
+    kept = 0
+    for seed in range(6):
+        model = build_model(
+            synthetic_fleet(candidates=12, periods=4, sites=3, regions=2, workloads=2, seed=seed)
+        )
+        mat = solve_mod.highs_matrix(model.problem)
+        h = solve_mod._highs_of(mat, RunOptions(), integer=False)
+        h.run()
+        values = list(h.getSolution().col_value)
+        relaxed = {v: values[i] for i, v in enumerate(mat.variables)}
+        plan = rounded_start(model, relaxed)
+        x = np.array([float(plan.get(v, relaxed[v])) for v in mat.variables])
+        kept += solve_mod._feasible(mat, x)
+    assert kept >= 4, kept
