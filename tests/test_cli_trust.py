@@ -109,11 +109,16 @@ def test_no_silent_switch_when_thread_counts_change_between_solves() -> None:
         assert sol.solver.name == "highs" and sol.solver.fallback_reason is None, threads
 
 
-@pytest.mark.parametrize("case", ["input", "directory", "missing_folder"])
+@pytest.mark.parametrize("case", ["input", "directory", "missing_folder", "unknown_suffix"])
 def test_bad_output_paths_are_refused_before_solving(tmp_path: Path, case: str) -> None:
     problem = tmp_path / "p.yaml"
     problem.write_bytes(SMALL.read_bytes())
-    targets = {"input": problem, "directory": tmp_path, "missing_folder": tmp_path / "nope" / "plan.yaml"}
+    targets = {
+        "input": problem,
+        "directory": tmp_path,
+        "missing_folder": tmp_path / "nope" / "plan.yaml",
+        "unknown_suffix": tmp_path / "plan.txt",
+    }
     target = targets[case]
     t0 = time.perf_counter()
     out = _cli("solve", str(problem), "--output", str(target))

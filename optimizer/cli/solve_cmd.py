@@ -65,6 +65,11 @@ def run_solve(args: argparse.Namespace) -> int:
         raise InputError(f"--threads must be between 1 and {MAX_THREADS}")
     if args.output is not None:  # refuse a bad output path before any work is done
         check_output_path(args.output, [args.problem], what="--output")
+        if args.output.suffix.lower() not in (".yaml", ".yml", ".json"):
+            raise InputError(
+                f"--output {args.output}: name the plan file .yaml, .yml or .json "
+                "(its format follows the name)"
+            )
     opts = SolveOptions(
         solver=args.solver,
         time_limit_s=args.time_limit,
