@@ -143,17 +143,25 @@ def test_failed_run_leaves_an_existing_plan_untouched(tmp_path: Path) -> None:
 
 
 def _slow_problem(tmp_path: Path) -> Path:
-    """A problem whose solve takes well over the interrupt delay: the shipped chat problem with
-    its baselines (each a full re-solve)."""
-    return REPO / "problems" / "chat_assistant.yaml"
+    """A problem whose solve takes far longer than the interrupt delay on any machine: the
+    benchmark generator's `medium` size (6 workloads, 10 sites, 24 periods; minutes to prove)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from generator import SIZES, generate_yaml
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    path = tmp_path / "medium.yaml"
+    path.write_text(generate_yaml(SIZES["medium"], 0, time_limit_s=600.0, mip_gap=0.0), encoding="utf-8")
+    return path
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery as on a terminal")
 def test_ctrl_c_stops_within_two_seconds_with_exit_130(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text("previous plan\n")
+    problem = _slow_problem(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "optimizer", "solve", str(_slow_problem(tmp_path)), "--output", str(plan),
+        [sys.executable, "-m", "optimizer", "solve", str(problem), "--output", str(plan),
          "--time-limit", "600"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )
@@ -166,4 +174,4 @@ def test_ctrl_c_stops_within_two_seconds_with_exit_130(tmp_path: Path) -> None:
     assert code == 130, proc.stderr.read().decode() if proc.stderr else ""
     assert stopped_after < 2.0, stopped_after
     assert plan.read_text() == "previous plan\n"
-    assert {p.name for p in tmp_path.iterdir()} == {"plan.yaml"}
+    assert {p.name for p in tmp_path.iterdir()} == {"plan.yaml", "medium.yaml"}

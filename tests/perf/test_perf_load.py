@@ -40,13 +40,18 @@ def test_erlang_c_matches_known_values_and_the_large_c_limit() -> None:
     case=st.sampled_from(CASES),
 )
 def test_ttft_rises_with_utilization(u1, u2, i, o, case) -> None:  # type: ignore[no-untyped-def]
+    """Mean TTFT never falls as utilisation rises. The tails may dip by at most 2 %: the prefill
+    queue's load is the prefill share of a round, which for MoE models at tiny prompts and low load
+    falls slightly as decode steps touch more experts (seen: Mixtral, 16-token prompts, p99 -0.9 %
+    between 5.5 % and 6.3 % utilisation; documented in docs/performance-model.md)."""
     model, prec, tp = case
     s = _server(model, prec, tp, i, o)
     top = s.max_throughput().requests_per_s
     lo, hi = sorted((u1, u2))
     a, b = s.at_rate(lo * top), s.at_rate(hi * top)
-    for p in ("mean", "p90", "p99"):
-        assert b.ttft_at(p) >= a.ttft_at(p) * (1 - 1e-6), (p, lo, hi)  # type: ignore[arg-type]
+    assert b.ttft_at("mean") >= a.ttft_at("mean") * (1 - 1e-6), (lo, hi)
+    for p in ("p90", "p99"):
+        assert b.ttft_at(p) >= a.ttft_at(p) * (1 - 0.02), (p, lo, hi)  # type: ignore[arg-type]
 
 
 def test_ttft_rises_sharply_near_saturation() -> None:
