@@ -77,19 +77,19 @@ def did_you_mean(name: str, choices: Iterable[str], limit: int = 1) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _flatten(annotation: Any) -> list[Any]:
+def annotation_alternatives(annotation: Any) -> list[Any]:
     """The alternatives of a (possibly Optional/Annotated/union) annotation."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _flatten(typing.get_args(annotation)[0])
+        return annotation_alternatives(typing.get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
-        return [alt for arg in typing.get_args(annotation) for alt in _flatten(arg)]
+        return [alt for arg in typing.get_args(annotation) for alt in annotation_alternatives(arg)]
     return [annotation]
 
 
 def _children(annotation: Any, part: str | int) -> list[Any]:
     out: list[Any] = []
-    for alt in _flatten(annotation):
+    for alt in annotation_alternatives(annotation):
         if isinstance(alt, type) and issubclass(alt, BaseModel):
             if isinstance(part, str) and part in alt.model_fields:
                 out.append(alt.model_fields[part].annotation)
@@ -114,7 +114,7 @@ def model_fields_at(path: PathKey, root: type[BaseModel]) -> list[str]:
         annotations = [child for a in annotations for child in _children(a, part)]
     names: list[str] = []
     for a in annotations:
-        for alt in _flatten(a):
+        for alt in annotation_alternatives(a):
             if isinstance(alt, type) and issubclass(alt, BaseModel):
                 names.extend(n for n in alt.model_fields if n not in names)
     return names

@@ -27,18 +27,17 @@ from __future__ import annotations
 import copy
 import json
 import re
-import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from optimizer.catalog import Catalog
 from optimizer.errors import InputError, InputIssue
-from optimizer.loading.messages import close_matches, validation_issues
+from optimizer.loading.messages import annotation_alternatives, close_matches, validation_issues
 from optimizer.loading.problem_file import LoadedProblem, load_problem, parse_problem_text
 from optimizer.loading.yaml_source import LineMap, decode_bytes, parse_yaml
 from optimizer.loading.yaml_source import read_source as read_file_bytes
@@ -203,31 +202,22 @@ def nearest(name: str, options: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-def _alternatives(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _alternatives(typing.get_args(annotation)[0])
-    if origin is Union or origin is types.UnionType:
-        return [alt for arg in typing.get_args(annotation) for alt in _alternatives(arg)]
-    return [annotation]
-
-
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for alt in _alternatives(annotation):
+    for alt in annotation_alternatives(annotation):
         if isinstance(alt, type) and issubclass(alt, BaseModel):
             return alt
     return None
 
 
 def _sequence_item(annotation: Any) -> Any | None:
-    for alt in _alternatives(annotation):
+    for alt in annotation_alternatives(annotation):
         if typing.get_origin(alt) in (tuple, list) and typing.get_args(alt):
             return typing.get_args(alt)[0]
     return None
 
 
 def _mapping_value(annotation: Any) -> Any | None:
-    for alt in _alternatives(annotation):
+    for alt in annotation_alternatives(annotation):
         if typing.get_origin(alt) is dict and len(typing.get_args(alt)) == 2:
             return typing.get_args(alt)[1]
     return None

@@ -33,6 +33,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schema_test_data import BASE_TEXT
+from schema_test_data import YAML_TOKENS as BASE_YAML_TOKENS
 
 from optimizer.cli import main
 
@@ -258,51 +259,17 @@ def _dump(data: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 YAML_TOKENS = [
-    "name: x",
-    "workloads:",
-    "sites:",
-    "user_regions:",
+    *BASE_YAML_TOKENS[:4],
     "catalog:",
     "files:",
-    "- ",
-    "  ",
-    "\n",
-    ": ",
-    "&a ",
-    "*a",
-    "<<: *a",
-    "[",
-    "]",
-    "{",
-    "}",
-    ", ",
-    "'",
-    '"',
-    "!!python/object:os.system ",
-    "!x ",
-    "? ",
-    "---",
-    "...",
-    "#",
-    "1e9",
-    ".inf",
-    "-1",
-    "true",
-    "no",
-    "~",
-    "id: a",
-    "\t",
-    "%YAML 1.2",
-    "|",
-    ">",
-    "a:b",
-    "0x1F",
+    *BASE_YAML_TOKENS[4:],
     "\x00",
     "\x85",
     "\ufeff",
     "\ud7ff",
     "é",
 ]
+"""The loader fuzz's tokens plus catalog keys and bytes a text file should not hold."""
 
 
 @_settings(fast=40, long=2500)

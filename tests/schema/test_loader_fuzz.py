@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schema_test_data import BASE_TEXT
+from schema_test_data import BASE_TEXT, YAML_TOKENS
 
 from optimizer.errors import InputError
 from optimizer.loading.problem_file import parse_problem_text
@@ -44,45 +44,6 @@ def test_random_bytes(raw: bytes) -> None:
     _only_input_errors(raw)
 
 
-YAML_TOKENS = [
-    "name: x",
-    "workloads:",
-    "sites:",
-    "user_regions:",
-    "- ",
-    "  ",
-    "\n",
-    ": ",
-    "&a ",
-    "*a",
-    "<<: *a",
-    "[",
-    "]",
-    "{",
-    "}",
-    ", ",
-    "'",
-    '"',
-    "!!python/object:os.system ",
-    "!x ",
-    "? ",
-    "---",
-    "...",
-    "#",
-    "1e9",
-    ".inf",
-    "-1",
-    "true",
-    "no",
-    "~",
-    "id: a",
-    "\t",
-    "%YAML 1.2",
-    "|",
-    ">",
-    "a:b",
-    "0x1F",
-]
 
 
 @FUZZ
