@@ -331,8 +331,6 @@ def _prepare_highs_scheduler(threads: int | None) -> None:
     _HIGHS_SCHEDULER["threads"] = threads
 
 
-
-
 @dataclass
 class HighsMatrix:
     """A PuLP problem as HiGHS arrays, built once in bulk (no per-column or per-row API calls)."""
@@ -395,10 +393,19 @@ def highs_matrix(problem: Any) -> HighsMatrix:
     )
 
 
+LP_SHARE = 0.4
+"""Most of the time limit the LP relaxation may take (the rest is left for integer plans)."""
+ZERO = 1e-9
+"""An LP value at most this is zero: the neighbourhood MIP fixes such integer columns to 0."""
+
+
 def _highs_of(mat: HighsMatrix, opts: RunOptions, integer: bool = True) -> Any:
     """A fresh `highspy.Highs` holding `mat` (integrality set unless not `integer`), with the run's
     options. Fresh each time: re-running one object after changing integrality gave wrong MIP
-    optima in HiGHS 1.16 (below its own LP bound), so the LP and the MIP never share an object."""
+    optima in HiGHS 1.16 (below its own LP bound), so the LP and the MIP never share an object.
+    The objective's constant (`mat.offset`) is never given to HiGHS: every objective and bound
+    read back is HiGHS's figure + `mat.offset` (HiGHS 1.16's presolve dropped the offset of a
+    start handed over with `setSolution`, and then misreported optima)."""
     import highspy
 
     h = highspy.Highs()  # type: ignore[no-untyped-call]
@@ -410,8 +417,6 @@ def _highs_of(mat: HighsMatrix, opts: RunOptions, integer: bool = True) -> Any:
     h.addVars(n, mat.lower, mat.upper)
     if n:
         h.changeColsCost(n, list(range(n)), mat.cost)
-    if mat.offset:
-        h.changeObjectiveOffset(mat.offset)
     if len(mat.row_lower):
         h.addRows(
             len(mat.row_lower), mat.row_lower, mat.row_upper, len(mat.index), mat.starts, mat.index, mat.value
@@ -431,74 +436,243 @@ def _set_integrality(h: Any, mat: HighsMatrix, integer: bool) -> None:
         h.changeColsIntegrality(len(mat.integer), mat.integer, kinds)
 
 
+@dataclass
+class _Incumbent:
+    """The best checked plan found so far outside the final MIP run, and where it came from."""
+
+    values: Any
+    objective: float
+    source: str
+
+
+START_BROKEN_FROM = (1, 16)
+"""HiGHS versions from this one on are not handed a starting solution: HiGHS 1.16.0, given a
+feasible start with `setSolution`, reported a dearer plan as optimal on small models (found by
+tests/model/test_oracle.py, seed 167: 3426.62 "optimal" against the true 1585.02; 1.13-1.15 are
+right on the same model). The start is still kept as the incumbent whenever the MIP does not
+beat it, so only HiGHS's pruning with it is lost."""
+
+
+def _highs_takes_start(version: str) -> bool:
+    """HiGHS `version` (e.g. "1.15.1") can be handed a starting solution (see START_BROKEN_FROM).
+
+    >>> _highs_takes_start("1.15.1"), _highs_takes_start("1.16.0")
+    (True, False)
+    """
+    parts = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+    return len(parts) == 2 and parts < START_BROKEN_FROM
+
+
+def _offer_start(h: Any, best: _Incumbent | None, offset: float) -> None:
+    """Hand `best` to HiGHS as a starting solution (it prunes with it and improves on it), where
+    this HiGHS version handles one correctly."""
+    if best is None:
+        return
+    # a cutoff: HiGHS prunes every node that cannot beat the plan in hand (the model's constant
+    # `offset` is not in HiGHS's objective)
+    h.setOptionValue("objective_bound", float(best.objective - offset))
+    if not _highs_takes_start(str(h.version())):
+        return
+    import highspy
+
+    sol = highspy.HighsSolution()
+    sol.col_value = list(best.values)
+    sol.value_valid = True
+    h.setSolution(sol)
+
+
+def _cheaper(a: float, b: float) -> bool:
+    """Cost `a` is below `b` by more than round-off."""
+    return a < b - 1e-9 * max(1.0, abs(b))
+
+
+def _better(best: _Incumbent | None, values: Any, objective: float, source: str) -> _Incumbent | None:
+    """The cheaper of `best` and the plan (`values`, `objective`)."""
+    if best is None or _cheaper(objective, best.objective):
+        return _Incumbent(values, objective, source)
+    return best
+
+
+def _within(objective: float, bound: float | None, mip_gap: float) -> bool:
+    """`objective` is proven within `mip_gap` (relative) of the lower `bound`."""
+    gap = _relative_gap(objective, bound)
+    return gap is not None and gap <= mip_gap
+
+
+def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float | None, Any]:
+    """LP relaxation within `limit_s`: (its optimum, the column values), or (None, None)."""
+    import numpy as np
+
+    relax = _highs_of(mat, opts, integer=False)
+    relax.setOptionValue("time_limit", float(max(0.05, limit_s)))
+    relax.run()
+    if str(relax.getModelStatus().name) != "kOptimal":
+        return None, None
+    values = np.array(relax.getSolution().col_value, dtype=float)
+    return float(relax.getInfo().objective_function_value) + mat.offset, values
+
+
+def _rounded_phase(mat: HighsMatrix, start: StartFn, lp_values: Any) -> _Incumbent | None:
+    """The model's rounding of the LP values (`start`), kept if it meets every row."""
+    import numpy as np
+
+    relaxed = {v: float(lp_values[i]) for i, v in enumerate(mat.variables)}
+    plan = start(relaxed)
+    initial = np.array([float(plan.get(v, relaxed[v])) for v in mat.variables])
+    if not _feasible(mat, initial):
+        return None
+    return _Incumbent(initial, float(mat.cost @ initial) + mat.offset, "rounded LP relaxation")
+
+
+NEIGHBOURHOODS: tuple[tuple[int | None, float], ...] = ((2, 0.3), (None, 0.5))
+"""The LP-support neighbourhoods tried in turn, as (slack, share): integer columns the LP leaves at
+0 are fixed to 0, the others bounded by ceil(LP value) + slack (None: unbounded); each may use
+`share` of the time left when it starts. The tight one is small and fast; the wide one, cut off at
+the plan in hand, improves on it."""
+
+
+def _neighbourhood_phase(
+    mat: HighsMatrix,
+    opts: RunOptions,
+    lp_values: Any,
+    best: _Incumbent | None,
+    limit_s: float,
+    slack: int | None,
+) -> _Incumbent | None:
+    """The MIP restricted to the LP's support (every integer column the LP leaves at 0 fixed to 0;
+    with `slack`, the others at most ceil(LP value) + slack), solved within `limit_s` and cut off
+    at `best`: a plan of the full problem when it finds one, usually far better than rounding (it
+    picks whole replicas and instances where the LP used fractions). Returns the better plan."""
+    import numpy as np
+
+    ints = mat.integer
+    x = lp_values[ints]
+    zero = (np.abs(x) <= ZERO) & (mat.lower[ints] <= 0.0)
+    if not zero.any() or zero.all():
+        return best
+    upper = np.where(zero, 0.0, mat.upper[ints])
+    if slack is not None:
+        upper = np.minimum(upper, np.where(zero, 0.0, np.ceil(x - 1e-6) + slack))
+    upper = np.maximum(upper, mat.lower[ints])
+    sub = _highs_of(mat, opts)
+    sub.changeColsBounds(len(ints), ints, mat.lower[ints], upper)
+    _offer_start(sub, best, mat.offset)
+    sub.setOptionValue("time_limit", float(max(0.05, limit_s)))
+    sub.run()
+    if int(sub.getInfo().primal_solution_status) != 2:
+        return best
+    values = np.array(sub.getSolution().col_value, dtype=float)
+    if not _feasible(mat, values):
+        return best
+    label = "LP-support neighbourhood" + ("" if slack is None else f" (+{slack})")
+    return _better(best, values, float(mat.cost @ values) + mat.offset, label)
+
+
 def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     """HiGHS through highspy directly: the matrix is passed in bulk (`highs_matrix`).
 
-    With `opts.start` and integer columns: the LP relaxation is solved first (a valid lower bound,
-    kept if the MIP stops before proving a better one), and `start` turns its values into a plan;
-    if that plan meets every row it is kept as the incumbent whenever the MIP stops without a
-    better one, so a time limit still returns a plan with a proven gap. The time limit covers both.
-    (It is not handed to HiGHS with `setSolution`: HiGHS 1.16 then misreported optima on small
-    models, its presolve dropping the start's objective offset.)
+    With `opts.start` and integer columns, in phases sharing the time limit:
+    1. the LP relaxation (at most `LP_SHARE` of the limit): a valid lower bound, kept if the MIP
+       stops before proving a better one;
+    2. `start`'s rounding of the LP values, kept if it meets every row;
+    3. the MIP restricted to the LP's support (`NEIGHBOURHOODS`: a tight one, then a wide one cut
+       off at the plan in hand);
+    4. the full MIP for the rest of the limit, started from the best plan so far.
+    The best checked plan wins, so a time limit still returns a plan with a proven gap.
     """
     base = SolverInfo("highs", "", _options(opts), 0.0, "not run")
     if not pulp.HiGHS(msg=False).available():
         return _Run(SolveStatus.ERROR, base, "highspy is not installed")
-    import highspy  # noqa: F401  (HighsSolution, through _highs_of)
-    import numpy as np
     _prepare_highs_scheduler(opts.threads)
     begin = time.perf_counter()
-    error: str | None = None
     lp_bound: float | None = None
-    initial: Any = None
-    start = opts.start
+    best: _Incumbent | None = None
+
+    def left() -> float:
+        return opts.time_limit_s - (time.perf_counter() - begin)
+
     try:
         mat = highs_matrix(problem)
         with native_stdout_to_stderr():  # HiGHS prints its banner and log on fd 1
-            if start is not None and len(mat.integer):
-                relax = _highs_of(mat, opts, integer=False)
-                relax.setOptionValue("time_limit", float(opts.time_limit_s))
-                relax.run()
-                if str(relax.getModelStatus().name) == "kOptimal":
-                    values = list(relax.getSolution().col_value)
-                    lp_bound = float(relax.getInfo().objective_function_value)
-                    relaxed = {v: values[i] for i, v in enumerate(mat.variables)}
-                    plan = start(relaxed)
-                    initial = np.array([float(plan.get(v, relaxed[v])) for v in mat.variables])
-                    if not _feasible(mat, initial):
-                        initial = None
-                del relax
+            if opts.start is not None and len(mat.integer):
+                lp_bound, lp_values = _lp_phase(mat, opts, LP_SHARE * opts.time_limit_s)
+                _log.debug("highs: LP relaxation %s after %.1f s", lp_bound, opts.time_limit_s - left())
+                if lp_values is not None:
+                    best = _rounded_phase(mat, opts.start, lp_values)
+                    _log.debug("highs: rounded start %s", best and round(best.objective, 2))
+                    for slack, share in NEIGHBOURHOODS:
+                        if best is not None and _within(best.objective, lp_bound, opts.mip_gap):
+                            break
+                        best = _neighbourhood_phase(mat, opts, lp_values, best, share * left(), slack)
+                    _log.debug(
+                        "highs: best plan %s (%s) after %.1f s",
+                        best and round(best.objective, 2),
+                        best and best.source,
+                        opts.time_limit_s - left(),
+                    )
             h = _highs_of(mat, opts)
-            remaining = max(0.05, opts.time_limit_s - (time.perf_counter() - begin))
-            h.setOptionValue("time_limit", float(remaining))
-            h.run()
+            closed = best is not None and _within(best.objective, lp_bound, opts.mip_gap)
+            if not closed:
+                _offer_start(h, best, mat.offset)
+                h.setOptionValue("time_limit", float(max(0.05, left())))
+                h.run()
     except Exception as exc:  # a failed run is reported (and may fall back to CBC), never raised
-        error = f"{type(exc).__name__}: {exc}"
         return _Run(
             SolveStatus.ERROR,
             SolverInfo("highs", "", _options(opts), time.perf_counter() - begin, "error"),
-            error,
+            f"{type(exc).__name__}: {exc}",
         )
-    wall = time.perf_counter() - begin
+    return _highs_result(problem, mat, opts, h, best, lp_bound, closed, time.perf_counter() - begin)
+
+
+def _highs_result(
+    problem: Any,
+    mat: HighsMatrix,
+    opts: RunOptions,
+    h: Any,
+    best: _Incumbent | None,
+    lp_bound: float | None,
+    closed: bool,
+    wall: float,
+) -> _Run:
+    """Status, bound and gap of a HiGHS run (the final MIP `h`, or `best` when it closed the gap
+    against `lp_bound` before the MIP ran); the plan's values are put on the PuLP variables."""
     version = str(h.version())
-    ms = h.getModelStatus()
-    status_name = str(getattr(ms, "name", ms))
-    raw = str(h.modelStatusToString(ms))
-    hinfo = h.getInfo()
-    has_incumbent = int(hinfo.primal_solution_status) == 2  # kSolutionStatusFeasible
-    objective = float(hinfo.objective_function_value) if has_incumbent else None
-    values = list(h.getSolution().col_value) if has_incumbent else []
-    if initial is not None:
-        start_objective = float(mat.cost @ initial) + mat.offset
-        if objective is None or start_objective < objective - 1e-9 * max(1.0, abs(objective)):
-            values, objective, has_incumbent = list(initial), start_objective, True
-            raw += " (the rounded LP relaxation is the best plan found)"
+    is_mip = bool(len(mat.integer))
+    if closed and best is not None and lp_bound is not None:
+        status_name, raw = "kOptimal", f"Optimal ({best.source} within the gap of the LP bound)"
+        values, has_incumbent = list(best.values), True
+        objective: float | None = best.objective
+        dual_bound: float | None = lp_bound
+        hinfo_gap = _relative_gap(best.objective, lp_bound)
+    else:
+        ms = h.getModelStatus()
+        status_name = str(getattr(ms, "name", ms))
+        raw = str(h.modelStatusToString(ms))
+        hinfo = h.getInfo()
+        has_incumbent = int(hinfo.primal_solution_status) == 2  # kSolutionStatusFeasible
+        objective = float(hinfo.objective_function_value) + mat.offset if has_incumbent else None
+        values = list(h.getSolution().col_value) if has_incumbent else []
+        dual_bound = None
+        if is_mip and math.isfinite(float(hinfo.mip_dual_bound)):
+            dual_bound = float(hinfo.mip_dual_bound) + mat.offset
+        hinfo_gap = float(hinfo.mip_gap) if math.isfinite(float(hinfo.mip_gap)) else None
+        cut_off = status_name in ("kInfeasible", "kObjectiveBound") or (
+            status_name == "kOptimal" and not has_incumbent
+        )
+        if best is not None and cut_off:
+            # cut off at `best`: HiGHS proved that no plan is cheaper than the one in hand
+            values, objective, has_incumbent = list(best.values), best.objective, True
+            status_name, dual_bound = "kOptimal", best.objective
+            raw = f"Optimal (the {best.source}; the MIP proved no plan is cheaper)"
+        elif best is not None and (objective is None or _cheaper(best.objective, objective)):
+            values, objective, has_incumbent = list(best.values), best.objective, True
+            raw += f" (the {best.source} is the best plan found)"
+            if dual_bound is not None:  # nodes cut off at `best` hold no plan cheaper than it
+                dual_bound = min(dual_bound, best.objective)
             if status_name == "kOptimal":  # cannot happen unless HiGHS misreports; do not claim a proof
                 status_name = "kSolutionLimit"
-    is_mip = bool(len(mat.integer))
-    bound: float | None = None
-    if is_mip and math.isfinite(float(hinfo.mip_dual_bound)):
-        bound = float(hinfo.mip_dual_bound)
+    bound = dual_bound
     if lp_bound is not None and (bound is None or lp_bound > bound):
         bound = lp_bound
     gap = _relative_gap(objective, bound) if has_incumbent else None
@@ -506,14 +680,14 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
         bound = objective if bound is None or not is_mip else bound
         gap = _relative_gap(objective, bound) if is_mip else 0.0
         if gap is not None and gap > opts.mip_gap and is_mip:  # HiGHS's own gap is the authority here
-            gap = float(hinfo.mip_gap) if math.isfinite(float(hinfo.mip_gap)) else gap
+            gap = hinfo_gap if hinfo_gap is not None else gap
     bounded_below = all(a >= 0 for a in problem.objective.values())
     status = map_highs_status(status_name, has_incumbent, gap, opts.mip_gap, bounded_below)
     info = SolverInfo("highs", version, _options(opts), wall, raw, bound, gap)
     if status is SolveStatus.ERROR:
         if status_name in HIGHS_STOPPED:
             return _Run(status, info, _no_incumbent(raw, wall), retry=False)
-        return _Run(status, info, error or f"HiGHS status {raw}")
+        return _Run(status, info, f"HiGHS status {raw}")
     if has_incumbent:
         for i, var in enumerate(mat.variables):
             var.varValue = values[i]

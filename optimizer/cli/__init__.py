@@ -99,13 +99,15 @@ class _StderrHandler(logging.Handler):
 
 
 def _log_to_stderr() -> None:
-    """Library warnings (e.g. a solver fallback) go to stderr as `WARNING: ...` lines."""
+    """Library warnings (e.g. a solver fallback) go to stderr as `WARNING: ...` lines; the
+    environment variable OPTIMIZER_LOG=debug|info also shows the solver's phases."""
     log = logging.getLogger("optimizer")
     if not any(isinstance(h, _StderrHandler) for h in log.handlers):
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         log.addHandler(handler)
-        log.setLevel(logging.WARNING)
+        wanted = os.environ.get("OPTIMIZER_LOG", "warning").upper()  # e.g. OPTIMIZER_LOG=debug
+        log.setLevel(wanted if wanted in ("DEBUG", "INFO", "WARNING", "ERROR") else logging.WARNING)
         log.propagate = False
 
 
