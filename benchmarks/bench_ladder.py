@@ -135,6 +135,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--cbc-sizes", default="small", help="sizes also solved with CBC (comma list, or none)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON to this file")
+    ap.add_argument("--chart", type=Path, help="also draw wall time per phase against model size (PNG)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--solver", default="highs", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -165,7 +166,39 @@ def main(argv: list[str]) -> int:
         print(_row(r), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.chart:
+        draw_chart(rows, args.chart)
+        print(f"chart: {args.chart}", file=sys.stderr)
     return 0
+
+
+def draw_chart(rows: list[dict[str, Any]], path: Path) -> None:
+    """Wall seconds of each phase (stacked) against the model's variable count, one bar per run,
+    labelled with its size, solver, status and proven gap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if "error" not in r]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    labels = [f"{r['size']} {r['solver']}\n{r['variables']:,} vars" for r in done]
+    bottom = [0.0] * len(done)
+    for phase in PHASES:
+        heights = [r["wall_s"].get(phase, 0.0) for r in done]
+        ax.bar(labels, heights, bottom=bottom, label=phase)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    for i, r in enumerate(done):
+        gap = r.get("gap")
+        text = f"{r['status']}" + ("" if gap is None else f"\n{gap:.1%} gap")
+        ax.annotate(text, (i, bottom[i]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("wall seconds")
+    ax.set_title("Size ladder: wall time per phase (benchmarks/bench_ladder.py)")
+    ax.legend(fontsize=8)
+    ax.margins(y=0.2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,8 @@ class RunOptions:
     threads: int | None = None
     msg: bool = False
     start: StartFn | None = None
+    relaxations: tuple[frozenset[str], ...] = ()
+    """Row names the LP phase may leave out, level by level (`FleetModel.relaxation_rows`)."""
     """HiGHS only: turns the LP relaxation's values into a starting plan (see `_run_highs`)."""
 
 
@@ -157,7 +159,8 @@ def solve(
         def start(lp: Mapping[Any, float]) -> Mapping[Any, float]:
             return rounded_start(model, lp)
 
-    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start)
+    relaxations = model.relaxation_rows() if start is not None else ()
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations)
     run = run_solver(model.problem, opts)
     if run.status is SolveStatus.INFEASIBLE:
         raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
@@ -347,6 +350,35 @@ class HighsMatrix:
     index: Any
     value: Any
     offset: float
+    row_names: list[str] = field(default_factory=list)
+
+    def without_rows(self, names: frozenset[str]) -> HighsMatrix:
+        """The same columns with the rows named in `names` left out (a relaxation)."""
+        import numpy as np
+
+        keep = np.array([n not in names for n in self.row_names], dtype=bool)
+        if keep.all():
+            return self
+        ends = np.append(self.starts[1:], len(self.index))
+        kept_rows = np.flatnonzero(keep)
+        pieces = [np.arange(self.starts[i], ends[i]) for i in kept_rows]
+        take = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        lengths = (ends - self.starts)[kept_rows]
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32) if len(lengths) else lengths
+        return HighsMatrix(
+            self.variables,
+            self.cost,
+            self.lower,
+            self.upper,
+            self.integer,
+            self.row_lower[keep],
+            self.row_upper[keep],
+            starts.astype(np.int32),
+            self.index[take],
+            self.value[take],
+            self.offset,
+            [n for n, k in zip(self.row_names, keep, strict=True) if k],
+        )
 
 
 def highs_matrix(problem: Any) -> HighsMatrix:
@@ -368,9 +400,11 @@ def highs_matrix(problem: Any) -> HighsMatrix:
     value: list[float] = []
     row_lower: list[float] = []
     row_upper: list[float] = []
+    row_names: list[str] = []
     listed = problem.constraints
     for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call; older: a dict
         starts.append(len(index))
+        row_names.append(str(con.name))
         for v, a in con.items():
             if a != 0:
                 index.append(col[id(v)])
@@ -390,6 +424,7 @@ def highs_matrix(problem: Any) -> HighsMatrix:
         np.array(index, dtype=np.int32),
         np.array(value, dtype=float),
         float(problem.objective.constant or 0.0),
+        row_names,
     )
 
 
@@ -500,16 +535,33 @@ def _within(objective: float, bound: float | None, mip_gap: float) -> bool:
 
 
 def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float | None, Any]:
-    """LP relaxation within `limit_s`: (its optimum, the column values), or (None, None)."""
+    """LP relaxation within `limit_s`: (its optimum, the column values), or (None, None).
+
+    With `opts.relaxations` (levels of rows that may be left out, each a superset of the last),
+    the loosest relaxation is solved first (fast: a valid bound and values to round in any case),
+    then each tighter one while time is left; the tightest that solves gives bound and values.
+    Without them, the LP relaxation of the whole model.
+    """
     import numpy as np
 
-    relax = _highs_of(mat, opts, integer=False)
-    relax.setOptionValue("time_limit", float(max(0.05, limit_s)))
-    relax.run()
-    if str(relax.getModelStatus().name) != "kOptimal":
-        return None, None
-    values = np.array(relax.getSolution().col_value, dtype=float)
-    return float(relax.getInfo().objective_function_value) + mat.offset, values
+    levels = [*reversed(opts.relaxations)] if opts.relaxations else [frozenset()]
+    begin = time.perf_counter()
+    found: tuple[float | None, Any] = (None, None)
+    for names in levels:
+        budget = limit_s - (time.perf_counter() - begin)
+        if budget <= 0.05 and found[0] is not None:
+            break
+        relax = _highs_of(mat.without_rows(names), opts, integer=False)
+        relax.setOptionValue("time_limit", float(max(0.05, budget)))
+        relax.run()
+        status = str(relax.getModelStatus().name)
+        elapsed = time.perf_counter() - begin
+        _log.debug("highs: LP without %d rows: %s after %.1f s", len(names), status, elapsed)
+        if status != "kOptimal":
+            break
+        values = np.array(relax.getSolution().col_value, dtype=float)
+        found = (float(relax.getInfo().objective_function_value) + mat.offset, values)
+    return found
 
 
 def _rounded_phase(mat: HighsMatrix, start: StartFn, lp_values: Any) -> _Incumbent | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from functools import cache
 
@@ -55,24 +56,56 @@ class Bounds:
         return out
 
     @cache  # noqa: B019
+    def _routed_regions(self) -> dict[tuple[str, str], frozenset[str]]:
+        """(workload, site) -> the user regions with a route to the site."""
+        out: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for route in self.ix.routes:
+            out[(route.workload, route.site)].add(route.region)
+        return {key: frozenset(regions) for key, regions in out.items()}
+
+    @cache  # noqa: B019
+    def site_traffic_max(self, workload: str, site: str) -> float:
+        """Most rps workload w routes to site s in any period of some optimal plan:
+        max_t sum_(r routed to s) traffic_max(w, r, t)."""
+        regions = self._routed_regions().get((workload, site), frozenset())
+        return max(
+            (sum(self.traffic_max(workload, r, t) for r in regions) for t in self.ix.periods), default=0.0
+        )
+
+    @cache  # noqa: B019
+    def spot_gpus_max(self, workload: str) -> float:
+        """Most spot GPUs workload w holds in a period of a minimal optimal plan.
+
+        Spot replicas the capacity rows need hold, per site, usable rps < traffic there + the
+        largest usable rps; the traffic over all sites is at most served_max (a minimal plan routes
+        no more than it must). With u the least usable rps per GPU of the spot slots, L the largest
+        usable rps, k the sites with spot slots and g the largest replica's GPUs:
+        S <= (max_t served_max + k x L) / u + k x min x g.
+        """
+        spot = [k for k in self._workload_slots()[workload] if k[2] == "spot" and self.usable(k) > 0]
+        if not spot:
+            return 0.0
+        per_gpu = min(self.usable(k) / self._gpus(k) for k in spot)
+        sites = len({k[1] for k in spot})
+        served = max((self.served_max(workload, t) for t in self.ix.periods), default=0.0)
+        largest = max(self.usable(k) for k in spot)
+        least = self.ix.data.min_replicas_per_active_site
+        return (served + sites * largest) / per_gpu + sites * least * max(self._gpus(k) for k in spot)
+
+    @cache  # noqa: B019
     def replicas(self, slot: Slot) -> int:
         """Most replicas `slot` needs in any period (see `replica_bound`), capped by hard GPU limits."""
         c, s, _o = slot
         cand = self.ix.candidates[c]
         slots = self._workload_slots()[cand.workload]
-        served = max((self.served_max(cand.workload, t) for t in self.ix.periods), default=0.0)
-        largest = max(self.usable(k) for k in slots)
         least = self.ix.data.min_replicas_per_active_site
-        n = replica_bound(served, self.usable(slot), largest, len(slots), 1.0, least)
+        n = replica_bound(self.site_traffic_max(cand.workload, s), self.usable(slot), least)
         share = self.ix.data.spot_max_share
         if 0.0 < share < 1.0 and any(k[2] == "spot" for k in slots):
             n = max(
                 n,
                 spot_gpu_replica_bound(
-                    served,
-                    largest,
-                    len(slots),
-                    min(self.usable(k) / self._gpus(k) for k in slots),
+                    self.spot_gpus_max(cand.workload),
                     max(self._gpus(k) for k in slots),
                     self._gpus(slot),
                     share,
@@ -85,3 +118,33 @@ class Bounds:
         ]
         hard = [lim // cand.gpus_per_replica for lim in limits if lim is not None]
         return min([n, *hard])
+
+    @cache  # noqa: B019
+    def site_replicas(self, workload: str, site: str) -> int:
+        """Most replicas workload w holds at site s in one period of a minimal optimal plan (the
+        big-M of `active_replicas`): min(sum of the slots' `replicas`, the aggregate below).
+
+        Every replica is held for capacity, the spot share or the minimum per active site. Per
+        latency pool, the replicas the capacity rows need satisfy sum usable x n < T + largest
+        usable (the binding band rows are nested, so the loosest one holds them all), once for the
+        per-period options and once for the fixed ones (present in every period): 2 x pools x
+        ((T + largest) / least usable + 1). Replicas held for the spot share number at most
+        (S / share + largest GPUs) / least GPUs + 1. With more than the minimum, no replica is
+        held for it; so the total is at most max(min, capacity part + spot part).
+        """
+        slots = [k for k in self._workload_slots()[workload] if k[1] == site]
+        if not slots:
+            return 0
+        per_slot = sum(self.replicas(k) for k in slots)
+        usable = [self.usable(k) for k in slots]
+        if min(usable) <= 0:
+            return per_slot
+        pools = sum(1 for p in self.ix.pools if p.workload == workload and p.site == site) or 1
+        held = (self.site_traffic_max(workload, site) + max(usable)) / min(usable) + 1
+        total = 2 * pools * math.floor(held + 1e-9)
+        share = self.ix.data.spot_max_share
+        all_slots = self._workload_slots()[workload]
+        if 0.0 < share < 1.0 and any(k[2] == "spot" for k in all_slots):
+            gpus = [self._gpus(k) for k in all_slots]
+            total += math.floor((self.spot_gpus_max(workload) / share + max(gpus)) / min(gpus) + 1e-9) + 1
+        return min(per_slot, max(self.ix.data.min_replicas_per_active_site, total))

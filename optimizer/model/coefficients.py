@@ -67,56 +67,40 @@ def served_bound_rps(
     return volume / hours[period] if hours[period] > 0 else 0.0
 
 
-def replica_bound(
-    served_max_rps: float,
-    usable_rps_per_replica: float,
-    largest_usable_rps: float,
-    n_replica_keys: int,
-    spot_max_share: float,
-    min_replicas: int,
-) -> int:
-    """Most replicas of one (candidate, site, option) that some optimal plan needs (a big-M).
+def replica_bound(site_traffic_max_rps: float, usable_rps_per_replica: float, min_replicas: int) -> int:
+    """Most replicas of one (candidate, site, option) that some optimal plan holds in a period for
+    capacity or the minimum per active site (a big-M).
 
-    A plan with a replica that could be removed without breaking a rule is not cheaper-or-equal
-    minimal, so in a minimal optimal plan each replica is needed by capacity (at most
-    served + one replica of rounding per key), by the spot-share rule (non-spot capacity up to
-    spot / share + one replica), or by the minimum per active site:
-    n <= ((served + keys x largest) / share + largest) / usable + min + 1, share = 1 without spot.
+    A minimal optimal plan (no replica can be removed without breaking a rule) routes at most T
+    (the most traffic the regions routed to the site send) to the site, and a replica k the
+    capacity rows do not need could be removed: so the smallest latency band holding k has
+    capacity < T + usable[k], and n[k] x usable[k] <= that. A replica kept only for the minimum
+    per active site adds at most `min_replicas`:
+    n <= floor(T / usable) + 1 + min.
 
-    >>> replica_bound(10.0, 2.0, 2.0, 1, 1.0, 0)  # ((10 + 2) / 1 + 2) / 2 + 0 + 1
-    8
+    >>> replica_bound(10.0, 2.0, 0)  # 10 / 2 + 1
+    6
     """
     if usable_rps_per_replica <= 0:
         return min_replicas + 1
-    share = spot_max_share if 0.0 < spot_max_share < 1.0 else 1.0
-    needed = (served_max_rps + n_replica_keys * largest_usable_rps) / share + largest_usable_rps
-    return math.floor(needed / usable_rps_per_replica + 1e-9) + min_replicas + 1
+    return math.floor(site_traffic_max_rps / usable_rps_per_replica + 1e-9) + 1 + min_replicas
 
 
 def spot_gpu_replica_bound(
-    served_max_rps: float,
-    largest_usable_rps: float,
-    n_replica_keys: int,
-    min_usable_rps_per_gpu: float,
-    largest_gpus: int,
-    gpus_per_replica: int,
-    spot_max_share: float,
-    min_replicas: int,
+    spot_gpus_max: float, largest_gpus: int, gpus_per_replica: int, spot_max_share: float, min_replicas: int
 ) -> int:
     """Most replicas of one slot a minimal optimal plan holds for the GPU-based spot share rule.
 
-    Spot replicas are held by capacity (or the minimum), so spot GPUs S <= (served + keys x largest)
-    / min usable rps per GPU. A replica held only to keep spot GPUs <= share x all GPUs means all GPUs
-    < S / share + largest replica's GPUs, so
+    Spot replicas are held by capacity or the minimum, so the workload's spot GPUs are at most
+    S (`Bounds.spot_gpus_max`). A replica held only to keep spot GPUs <= share x all GPUs means all
+    GPUs < S / share + the largest replica's GPUs, so
     n <= (S / share + largest_gpus) / gpus_per_replica + min + 1.
 
-    >>> spot_gpu_replica_bound(10.0, 2.0, 1, 1.0, 2, 1, 0.5, 0)  # S = 12; (24 + 2) / 1 + 1
+    >>> spot_gpu_replica_bound(12.0, 2, 1, 0.5, 0)  # (24 + 2) / 1 + 1
     27
     """
-    spot_gpus = (served_max_rps + n_replica_keys * largest_usable_rps) / min_usable_rps_per_gpu
-    return (
-        math.floor((spot_gpus / spot_max_share + largest_gpus) / gpus_per_replica + 1e-9) + min_replicas + 1
-    )
+    held = (spot_gpus_max / spot_max_share + largest_gpus) / gpus_per_replica
+    return math.floor(held + 1e-9) + min_replicas + 1
 
 
 def instances_for(gpus: float, gpus_per_instance: int) -> int:

@@ -36,6 +36,17 @@ SPENDING_TERMS = tuple(t for t in COST_TERMS if t != "shortfall_penalty")
 """Cost terms that are money spent (the budget caps these); the shortfall penalty is not spent."""
 
 
+LP_RELAXABLE_FAMILIES: tuple[str, ...] = (
+    "active_replicas",
+    "active_traffic",
+    "min_replicas",
+    "hybrid_central",
+    "hybrid_edge",
+    "hybrid_in_use",
+)
+"""Row families (`FleetModel.add` names) a quick LP bound may leave out; see `relaxation_rows`."""
+
+
 @dataclass(eq=False)
 class FleetModel:
     """A built MIP. Variables and constraints are reachable by key; cost terms by name."""
@@ -93,6 +104,21 @@ class FleetModel:
         name = self.names.con(family, *(k for k in key if k is not None))
         self.problem.addConstraint(constraint, name)
         self.constraints[family][key] = constraint
+
+    def relaxation_rows(self) -> tuple[frozenset[str], ...]:
+        """Row names a quick LP bound may leave out, one set per level (each a superset of the
+        last): the LP without them is a relaxation, so its optimum is still a valid lower bound.
+
+        Level 1, `active_replicas` (replicas make a site active): with the binaries relaxed these
+        rows only push `active` up, which no cost or rule penalises, so the bound is unchanged;
+        they are big-M rows that slow the simplex most. Level 2 also drops the other site-activity
+        families (traffic makes a site active, the minimum replicas per active site, hybrid
+        placement): a weaker bound, for models whose full LP does not solve in its time share.
+        """
+        levels = (LP_RELAXABLE_FAMILIES[:1], LP_RELAXABLE_FAMILIES)
+        return tuple(
+            frozenset(c.name for f in fams for c in self.constraints.get(f, {}).values()) for fams in levels
+        )
 
     # ---- lookups ----
 

@@ -32,7 +32,8 @@ def add_active_sites(m: FleetModel) -> None:
     and, with a minimum per active site, sum_(c,o) n[c, s, o, t] <= M[w, s] x active[w, s].
 
     Over: (workload, site, period) with an `active` binary. served_max: demand x (1 + headroom) summed
-    over regions (the day's volume for daily coverage); M: the replicas some optimal plan needs.
+    over regions (the day's volume for daily coverage); M: the replicas some optimal plan holds at
+    the site in a period (`Bounds.site_replicas`).
     """
     if not m.active:
         return
@@ -48,7 +49,7 @@ def add_active_sites(m: FleetModel) -> None:
                 big_m = bounds.served_max(w, t)
                 m.add("active_traffic", (w, s, t), pulp.lpSum(routed[(w, s, t)]) <= big_m * act)
         if ix.data.min_replicas_per_active_site > 0:
-            big_m_rep = sum(bounds.replicas(slot) for slot in slots_at[(w, s)])
+            big_m_rep = bounds.site_replicas(w, s)
             for t in ix.periods:
                 m.add("active_replicas", (w, s, t), replicas_expr(m, slots_at[(w, s)], t) <= big_m_rep * act)
 
