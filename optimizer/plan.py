@@ -112,6 +112,7 @@ def build_plan(
                     model_note=ci.model_note if ci.measured else None,
                 ),
                 engine=Engine(
+                    name=ci.engine,
                     tensor_parallel_size=ci.tensor_parallel,
                     max_num_seqs=max(1, ci.batch),
                     max_model_len=ci.max_model_len,

@@ -33,13 +33,14 @@ from optimizer.candidates.records import (
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf import CalibrationParams, Draft, Prediction, Shape, default_params, predict
 from optimizer.perf.batched import CapacityQuery, SearchOutcome, search_capacities
+from optimizer.perf.engines import ENGINES, with_engine
 from optimizer.perf.serving import Percentile
 from optimizer.schema.problem import MeasuredThroughput
 
 LoadKey = tuple[CapacityQuery, float]
 PhysicsKey = tuple[ModelSpec, GpuSpec, PrecisionSpec, Draft | None]
-InnerKey = tuple[int, int, int, Shape, float | None, float | None, Percentile]
-"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms, the targets' percentile)."""
+InnerKey = tuple[int, int, int, Shape, float | None, float | None, Percentile, str | None]
+"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms, the targets' percentile, engine)."""
 
 
 class EvaluationCache:
@@ -84,7 +85,7 @@ class EvaluationCache:
             if table is None:
                 table = self._searches.setdefault((q.model, q.gpu, q.precision, q.draft), {})
                 tables[ids] = table
-            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms, q.percentile)
+            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms, q.percentile, q.engine)
             rows.append((table, inner))
             if inner not in table:
                 todo.setdefault((id(table), inner), (q, table))
@@ -104,6 +105,7 @@ class EvaluationCache:
             self.hits += 1
             return hit
         self.misses += 1
+        params = self.params if query.engine is None else with_engine(self.params, ENGINES[query.engine])
         pred = predict(
             query.model,
             query.gpu,
@@ -112,7 +114,7 @@ class EvaluationCache:
             query.shape,
             qps=requests_per_s,
             draft=query.draft,
-            params=self.params,
+            params=params,
             dp=query.dp,
             ep=query.ep,
         )
@@ -131,6 +133,7 @@ def _query(g: WorkloadGrid, c: Config, shape: Shape, budget: float | None) -> Ca
         g.tpot_limit_ms(shape),
         c.draft,
         percentile=g.workload.slo.percentile,
+        engine=c.engine.id,
     )
 
 
@@ -262,7 +265,9 @@ def measured_band(
     where it has one, else at the measured rate (mean shape; none where the model predicts an
     overloaded or non-fitting replica, and then the measurement must state it). Admitted when
     TTFT <= budget and TPOT <= the TPOT limit; running sequences by Little's law,
-    rate x (TTFT + (O - 1) TPOT)."""
+    rate x (TTFT + (O - 1) TPOT), at most the engine's max_num_seqs (the exported engine runs at
+    most that many; the measurement was taken within its engine's limit, while latencies the model
+    fills in at its own operating point can overstate the running sequences)."""
     w = g.workload
     shape = mean_shape(w)
     rps = m.output_tokens_per_s_per_replica / w.request.mean_output_tokens
@@ -307,5 +312,5 @@ def measured_band(
         res[0][1].capacity,
         measured=True,
         model=estimate,
-        batch=max(batch, 1),
+        batch=min(max(batch, 1), c.engine.max_num_seqs),
     )

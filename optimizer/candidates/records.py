@@ -15,6 +15,7 @@ from optimizer.candidates.checkpoints import CheckpointSource
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.model.data import FleetData
 from optimizer.perf import Capacity, Draft
+from optimizer.perf.engines import ENGINES, EngineSpec, PlanningEngine
 
 
 class Rule(StrEnum):
@@ -44,7 +45,8 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """One replica configuration of one workload: model, GPU, precision, TP degree, speculation."""
+    """One replica configuration of one workload: model, GPU, precision, TP degree, speculation,
+    and the serving engine it is costed with (and exported as)."""
 
     workload: str
     model: ModelSpec
@@ -54,6 +56,8 @@ class Config:
     precision: PrecisionSpec
     tp: int
     draft: Draft | None = None
+    engine: EngineSpec = ENGINES["vllm"]
+    """Serving engine: its limits (max_num_seqs, token budget, KV memory rule) bound the batch."""
 
     @property
     def label(self) -> str:
@@ -144,6 +148,7 @@ class CandidateInfo:
     capacity_rps: float
     output_tokens_per_s: float
     batch: int
+    """Running sequences at the operating point (<= the engine's max_num_seqs)."""
     max_batch: int
     ttft_ms: float
     tpot_ms: float
@@ -166,6 +171,10 @@ class CandidateInfo:
     """Catalog vendor of the device (NVIDIA, AMD, Intel, ...)."""
     device_kind: str
     """`gpu` or `cpu` (catalog device kind)."""
+    engine: PlanningEngine = "vllm"
+    """Serving engine the candidate was costed with (`optimizer.perf.engines` planning engine id)."""
+    engine_max_num_seqs: int = 256
+    """The engine's cap on running sequences (its default `max_num_seqs`)."""
     model_capacity_rps: float | None = None
     """The performance model's capacity at this band: equal to capacity_rps unless measured; for a
     measured candidate the model's own (None: the model says it cannot meet the targets)."""

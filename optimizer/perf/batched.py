@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf.capacity import Capacity, Draft, Shape, _capacity, _replica, why_not_fit
+from optimizer.perf.engines import ENGINES, with_engine
 from optimizer.perf.params import CalibrationParams, default_params
 from optimizer.perf.serving import TAIL, Z_SCORE, OperatingPoint, Percentile, Server
 from optimizer.perf.step import Replica, attention_decode_flops_per_ctx_token
@@ -60,6 +61,9 @@ class CapacityQuery:
     """Statistic the targets are stated for (`slo.percentile`)."""
     pp: int = 1
     """Pipeline stages."""
+    engine: str | None = None
+    """Serving engine (`engines.ENGINES` id) whose limits and efficiency apply (`with_engine`);
+    None: the parameter set's own engine."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -743,9 +747,26 @@ def search_capacities(
 ) -> list[SearchOutcome]:
     """`replica_capacity` of every query, evaluated together: one entry per query, in order.
 
-    Configurations that do not fit (`why_not_fit`) or have a non-positive target are answered
-    without a search; the rest are searched in lockstep (`best_meeting_array`)."""
+    Queries naming an engine are evaluated with that engine's parameters (`with_engine`), one
+    lockstep search per engine. Configurations that do not fit (`why_not_fit`) or have a
+    non-positive target are answered without a search; the rest are searched in lockstep
+    (`best_meeting_array`)."""
     p = params if params is not None else default_params()
+    engines = {q.engine for q in queries}
+    if engines - {None}:
+        out_e: list[SearchOutcome | None] = [None] * len(queries)
+        for name in sorted(engines, key=lambda e: e or ""):
+            idx = [i for i, q in enumerate(queries) if q.engine == name]
+            pe = p if name is None else with_engine(p, ENGINES[name])
+            sub = _search_one_engine([queries[i] for i in idx], pe)
+            for i, res in zip(idx, sub, strict=True):
+                out_e[i] = res
+        return [o for o in out_e if o is not None]
+    return _search_one_engine(queries, p)
+
+
+def _search_one_engine(queries: Sequence[CapacityQuery], p: CalibrationParams) -> list[SearchOutcome]:
+    """`search_capacities` of queries sharing one parameter set (engine)."""
     servers: dict[tuple[int, int, int, int, Shape, int, int, int, int], Server] = {}
     """Keyed by the identity of the (alive) specs: hashing them by value costs more than a server."""
     out: list[SearchOutcome | None] = [None] * len(queries)

@@ -95,14 +95,17 @@ class SpeculativeConfig(Frozen):
 
 
 class Engine(Frozen):
-    """Serving-engine settings for each replica: vLLM engine arguments (snake_case of the flags)."""
+    """Serving-engine settings for each replica, named after vLLM's engine arguments (snake_case of the
+    flags); a llama.cpp replica maps them to `llama-server` flags (see `docs/exports.md`)."""
 
-    name: Literal["vllm"] = "vllm"
-    """Serving engine the settings are for."""
+    name: Literal["vllm", "llama_cpp"] = "vllm"
+    """Serving engine the settings are for: the engine the candidate was costed with (its limits
+    bound `max_num_seqs`)."""
     tensor_parallel_size: int
     """`--tensor-parallel-size`: GPUs per replica."""
-    max_num_seqs: int
-    """`--max-num-seqs`: most concurrent sequences (the batch the plan's capacity assumes)."""
+    max_num_seqs: int = Field(ge=1)
+    """`--max-num-seqs` (llama.cpp `--parallel`): most concurrent sequences, the batch the plan's
+    capacity assumes; never above the engine's own limit."""
     max_model_len: int
     """`--max-model-len`: context length, tokens (prompt + output)."""
     quantization: str | None
