@@ -83,6 +83,7 @@ def candidate_info(g: WorkloadGrid, b: Band, catalog: Catalog) -> CandidateInfo:
         device_kind=str(c.gpu.kind.value),
         engine=planning_engine(c.engine),
         engine_max_num_seqs=c.engine.max_num_seqs,
+        point=band.point,
         model_capacity_rps=est.capacity_rps if est is not None else band.capacity_rps,
         model_ttft_ms=est.ttft_ms if est is not None else band.ttft_ms,
         model_tpot_ms=est.tpot_ms if est is not None else band.tpot_ms,

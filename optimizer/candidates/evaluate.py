@@ -27,12 +27,14 @@ from optimizer.candidates.records import (
     Config,
     ConfigOutcome,
     ModelEstimate,
+    PointMetrics,
     Rejected,
     Rule,
 )
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf import CalibrationParams, Draft, Prediction, Shape, default_params, predict
 from optimizer.perf.batched import CapacityQuery, SearchOutcome, search_capacities
+from optimizer.perf.capacity import operating_regime
 from optimizer.perf.engines import ENGINES, with_engine
 from optimizer.perf.serving import Percentile
 from optimizer.schema.problem import MeasuredThroughput
@@ -200,7 +202,7 @@ def evaluate_grids(
     return out
 
 
-def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> Admitted:
+def mixture(caps: Sequence[tuple[float, SearchOutcome]], point: PointMetrics | None = None) -> Admitted:
     """Histogram shapes: per-request times add, so rps = 1 / sum(share_i / rps_i); out tokens/s =
     rps x sum(share_i x tok_i / rps_i); latency = worst bin; memory and batch of the first bin."""
     inv = sum(share / r.capacity.requests_per_s for share, r in caps)
@@ -209,7 +211,35 @@ def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> Admitted:
         sum(share * r.capacity.output_tokens_per_s / r.capacity.requests_per_s for share, r in caps) * rps
     )
     ttft = max(r.capacity.ttft_ms for _, r in caps)
-    return Admitted(rps, out_tok, ttft, max(r.capacity.tpot_ms for _, r in caps), caps[0][1].capacity)
+    return Admitted(
+        rps, out_tok, ttft, max(r.capacity.tpot_ms for _, r in caps), caps[0][1].capacity, point=point
+    )
+
+
+def point_metrics(
+    g: WorkloadGrid, budget: float | None, res: Sequence[tuple[float, SearchOutcome]]
+) -> PointMetrics:
+    """The operating point of an admitted band (`PointMetrics`): each bin's regime from its targets
+    (`operating_regime`: TTFT budget, the shape's TPOT limit), latencies the worst bin's."""
+    regimes = [
+        operating_regime(r.capacity, budget, g.tpot_limit_ms(shape))
+        for (_, shape), (_, r) in zip(g.shapes, res, strict=True)
+    ]
+    regime, bound = next((x for x in regimes if x[0] == "latency_bound"), regimes[0])
+    caps = [r.capacity for _, r in res]
+    return PointMetrics(
+        regime=regime,
+        bound_by=bound,
+        running=caps[0].running,
+        ttft_mean_ms=max(c.ttft_mean_ms for c in caps),
+        ttft_p90_ms=max(c.ttft_p90_ms for c in caps),
+        ttft_p99_ms=max(c.ttft_p99_ms for c in caps),
+        tpot_mean_ms=max(c.tpot_mean_ms for c in caps),
+        tpot_p90_ms=max(c.tpot_p90_ms for c in caps),
+        tpot_p99_ms=max(c.tpot_p99_ms for c in caps),
+        e2e_ms=max(c.e2e_ms for c in caps),
+        prefill_share=caps[0].prefill_share,
+    )
 
 
 def rejection(g: WorkloadGrid, budget: float | None, shape: Shape, res: SearchOutcome) -> Rejected:
@@ -238,7 +268,7 @@ def model_band(
     for (_, shape), (_, r) in zip(g.shapes, res, strict=True):
         if not r.capacity.fits or r.capacity.requests_per_s <= 0:
             return rejection(g, budget, shape, r)
-    return mixture(res)
+    return mixture(res, point_metrics(g, budget, res))
 
 
 def _source(measured: float | None, key: str, rps: float) -> str:

@@ -119,6 +119,33 @@ class Engine(Frozen):
     """`--speculative-config` when speculative decoding is chosen; None otherwise."""
 
 
+class OperatingPoint(Frozen):
+    """The one operating point each replica of a deployment runs at, with every metric there.
+
+    Each candidate is evaluated at the largest batch that meets the workload's latency targets at
+    its TTFT budget (the most requests per replica, so the cheapest way to run that configuration);
+    the MIP picks the cheapest configurations. `throughput_bound`: the batch is at its maximum
+    (`bound_by` memory, the engine's `max_num_seqs`, or its per-step `token_budget`) and the targets
+    have slack; `latency_bound`: the `ttft` or `tpot` target stops the batch below that maximum."""
+
+    regime: Literal["throughput_bound", "latency_bound"]
+    bound_by: Literal["memory", "max_num_seqs", "token_budget", "ttft", "tpot"]
+    running_sequences: float
+    """Steady-state running sequences (the exported max_num_seqs rounds it up)."""
+    ttft_mean_ms: float
+    """Server-side TTFT, mean, ms (p90 / p99 below; the targets use the workload's percentile)."""
+    ttft_p90_ms: float
+    ttft_p99_ms: float
+    tpot_mean_ms: float
+    """Time per output token per request, mean, ms."""
+    tpot_p90_ms: float
+    tpot_p99_ms: float
+    e2e_ms: float
+    """Mean server-side request latency (TTFT + (O - 1) x TPOT), ms."""
+    prefill_share: float
+    """Share of GPU time spent on prompt processing."""
+
+
 class Predicted(Frozen):
     """Performance-model (or measured) figures for one replica at the planned load."""
 
@@ -142,6 +169,8 @@ class Predicted(Frozen):
     """Measured only: the model's TPOT (as model_ttft_ms)."""
     model_note: str | None = None
     """Measured only: why the performance model alone would not admit this configuration."""
+    operating_point: OperatingPoint | None = None
+    """The performance model's operating point (None for measured figures)."""
 
 
 class Deployment(Frozen):
@@ -289,6 +318,9 @@ class Alternative(Frozen):
     """Measured only: the performance model's own capacity (None: it says the targets are missed)."""
     model_ttft_ms: float | None = None
     """Measured only: the performance model's own server-side TTFT, ms."""
+    regime: Literal["throughput_bound", "latency_bound"] | None = None
+    """The model's operating regime for this configuration (see `OperatingPoint`; None: measured)."""
+    bound_by: Literal["memory", "max_num_seqs", "token_budget", "ttft", "tpot"] | None = None
 
 
 class Explanation(Frozen):
