@@ -209,6 +209,8 @@ class ServerArrays:
     input_tokens: Array
     prefill_chunks: Array
     """Chunks one prompt is processed in: max(1, ceil(I / max_num_tokens)) (1 for I = 0)."""
+    prefill_compute_s: Array
+    """`Server.prefill_compute_s`: a prompt's prefill compute time (the prefill queue's load)."""
     step_token_budget: Array
     """Tokens one step may carry (`Server.step_token_budget`)."""
     sharpness: float
@@ -238,6 +240,7 @@ class ServerArrays:
             output_tokens=arr([s.work.output_tokens for s in servers]),
             input_tokens=arr([s.work.input_tokens for s in servers]),
             prefill_chunks=arr([float(c) for c in chunks]),
+            prefill_compute_s=arr([s.prefill_compute_s for s in servers]),
             step_token_budget=arr([s.step_token_budget for s in servers]),
             sharpness=float(params.roofline_sharpness),
         )
@@ -621,7 +624,8 @@ def steady_array(
 ) -> PointArrays:
     """`Server.steady`: B running sequences, B tau / O prompts per round,
     T = t(B, 0) + n (t(B, r) - t(B, 0)), rate = B tau / (O T),
-    TTFT = prefill(B) + M/D/1 wait + admission wait + (1 - e^-B) T / 2; tails when `tails`."""
+    TTFT = prefill(B) + M/D/1 wait at rho = rate x prefill compute time + admission wait
+    + (1 - e^-B) T / 2; tails when `tails`."""
     b = np.minimum(np.maximum(batch, 0.0), s.token_budget_batch)
     o = s.output_tokens
     prefills = b * s.tau / o
@@ -632,7 +636,7 @@ def steady_array(
     pos = t > 0
     safe_t = np.where(pos, t, 1.0)
     rate = np.where(pos, b * s.tau / (o * safe_t), 0.0)
-    rho = np.where(pos, np.maximum(0.0, (t - t_dec) / safe_t), 0.0)
+    rho = rate * s.prefill_compute_s
     alone = prefill_alone_s if prefill_alone_s is not None else prefill_s_array(s, np.zeros_like(b))
     w1 = md1_wait_s_array(rho, alone)
     own = prefill_s_array(s, b)
