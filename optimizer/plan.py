@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from optimizer import __version__
-from optimizer.candidates import CandidateSet
+from optimizer.candidates import CandidateInfo, CandidateSet
 from optimizer.model.data import FIXED_OPTIONS, FleetData
 from optimizer.schema.plan import (
     Alternative,
@@ -22,6 +22,7 @@ from optimizer.schema.plan import (
     Explanation,
     Flow,
     InstanceHolding,
+    OperatingPoint,
     Plan,
     PlanPeriod,
     PlanRegion,
@@ -36,7 +37,10 @@ from optimizer.schema.plan import (
 from optimizer.schema.problem import Problem, Workload
 from optimizer.solve import Solution, SolveStatus
 
-TOL = 1e-9
+TOL = 1e-6
+"""Traffic (requests/s) at or below this is solver noise, not a flow: HiGHS's primal feasibility
+tolerance (1e-7) lets a few nanorequests per second ride on a configuration with no replicas
+(seen: 3.7e-9 rps on edge_hybrid), which the plan's re-check would rightly reject."""
 
 
 def build_plan(
@@ -110,8 +114,10 @@ def build_plan(
                     model_ttft_ms=ci.model_ttft_ms if ci.measured else None,
                     model_tpot_ms=ci.model_tpot_ms if ci.measured else None,
                     model_note=ci.model_note if ci.measured else None,
+                    operating_point=operating_point(ci),
                 ),
                 engine=Engine(
+                    name=ci.engine,
                     tensor_parallel_size=ci.tensor_parallel,
                     max_num_seqs=max(1, ci.batch),
                     max_model_len=ci.max_model_len,
@@ -309,6 +315,26 @@ def build_plan(
     )
 
 
+def operating_point(ci: CandidateInfo) -> OperatingPoint | None:
+    """The plan's record of a candidate's operating point (None for measured figures)."""
+    p = ci.point
+    if p is None or ci.measured:
+        return None
+    return OperatingPoint(
+        regime=p.regime,
+        bound_by=p.bound_by,
+        running_sequences=p.running,
+        ttft_mean_ms=p.ttft_mean_ms,
+        ttft_p90_ms=p.ttft_p90_ms,
+        ttft_p99_ms=p.ttft_p99_ms,
+        tpot_mean_ms=p.tpot_mean_ms,
+        tpot_p90_ms=p.tpot_p90_ms,
+        tpot_p99_ms=p.tpot_p99_ms,
+        e2e_ms=p.e2e_ms,
+        prefill_share=p.prefill_share,
+    )
+
+
 def gpu_memory_utilization(memory_gb_per_gpu: float, gpu_memory_gb: float) -> float:
     """vLLM `--gpu-memory-utilization` for a replica: the fraction of GPU memory the plan's operating
     point uses (weights + reserve + KV in use), plus a 0.02 margin, rounded up to 0.01 and kept within
@@ -436,6 +462,8 @@ def explain(plan: Plan, cset: CandidateSet, top: int = 3) -> list[Explanation]:
             measured=ci.measured,
             model_capacity_rps=ci.model_capacity_rps if ci.measured else None,
             model_ttft_ms=ci.model_ttft_ms if ci.measured else None,
+            regime=ci.point.regime if ci.point is not None else None,
+            bound_by=ci.point.bound_by if ci.point is not None else None,
         )
 
     out: list[Explanation] = []

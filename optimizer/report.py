@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optimizer.outputs import atomic_write_text
-from optimizer.schema.plan import Alternative, Plan
+from optimizer.schema.plan import Alternative, Explanation, Plan
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -168,6 +168,34 @@ def _model_estimate(a: Alternative) -> str:
     return f"measured; model: {cap}{ttft}"
 
 
+def _regime(a: Alternative) -> str:
+    """`latency-bound (ttft)` / `throughput-bound (memory)`; `measured` for measured figures."""
+    if a.regime is None or a.bound_by is None:
+        return "measured" if a.measured else "-"
+    return f"{a.regime.replace('_', '-')} ({a.bound_by.replace('_', ' ')})"
+
+
+def _point_caption(plan: Plan, e: Explanation) -> str:
+    """The chosen configuration's operating point with every metric at it (from its deployment)."""
+    head = f"chosen operating point: {_regime(e.chosen)}"
+    op = next(
+        (
+            d.predicted.operating_point
+            for d in plan.deployments
+            if d.candidate == e.chosen.candidate and d.site == e.site and d.predicted.operating_point
+        ),
+        None,
+    )
+    if op is None:
+        return head
+    return (
+        f"{head}; {op.running_sequences:.1f} running sequences; TTFT mean/p90/p99 "
+        f"{op.ttft_mean_ms:.0f}/{op.ttft_p90_ms:.0f}/{op.ttft_p99_ms:.0f} ms; TPOT "
+        f"{op.tpot_mean_ms:.1f}/{op.tpot_p90_ms:.1f}/{op.tpot_p99_ms:.1f} ms; end-to-end {op.e2e_ms:.0f} ms; "
+        f"prefill {op.prefill_share:.0%} of GPU time"
+    )
+
+
 def print_explanations(plan: Plan, console: Console | None = None) -> None:
     """Why each deployment: its cost per unit capacity against the runners-up at the same site."""
     con = console or make_console()
@@ -175,7 +203,10 @@ def print_explanations(plan: Plan, console: Console | None = None) -> None:
         con.print("this plan carries no explanations (solve it again with this version)")
         return
     for e in plan.explanations:
-        t = Table(title=f"{e.workload} at {e.site}: rank {e.rank} by cost per unit capacity; {e.note}")
+        t = Table(
+            title=f"{e.workload} at {e.site}: rank {e.rank} by cost per unit capacity; {e.note}",
+            caption=_point_caption(plan, e),
+        )
         for col in (
             "",
             "gpu",

@@ -14,6 +14,7 @@ from optimizer.candidates.checkpoints import checkpoint_for
 from optimizer.candidates.grid import WorkloadGrid
 from optimizer.candidates.records import Admitted, CandidateInfo, ConfigOutcome
 from optimizer.catalog import Catalog
+from optimizer.perf.engines import planning_engine
 
 SAME_CAPACITY_REL = 1e-3
 """A band must beat the last kept tighter band's capacity by more than this (0.1 %, relative) to be
@@ -86,6 +87,9 @@ def candidate_info(g: WorkloadGrid, b: Band, catalog: Catalog) -> CandidateInfo:
         gpu_memory_gb=c.gpu.memory_gb,
         gpu_vendor=c.gpu.vendor,
         device_kind=str(c.gpu.kind.value),
+        engine=planning_engine(c.engine),
+        engine_max_num_seqs=c.engine.max_num_seqs,
+        point=band.point,
         model_capacity_rps=est.capacity_rps if est is not None else band.capacity_rps,
         model_ttft_ms=est.ttft_ms if est is not None else band.ttft_ms,
         model_tpot_ms=est.tpot_ms if est is not None else band.tpot_ms,

@@ -27,19 +27,22 @@ from optimizer.candidates.records import (
     Config,
     ConfigOutcome,
     ModelEstimate,
+    PointMetrics,
     Rejected,
     Rule,
 )
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf import CalibrationParams, Draft, Prediction, Shape, default_params, predict
 from optimizer.perf.batched import CapacityQuery, SearchOutcome, search_capacities
+from optimizer.perf.capacity import operating_regime
+from optimizer.perf.engines import ENGINES, with_engine
 from optimizer.perf.serving import Percentile
 from optimizer.schema.problem import MeasuredThroughput
 
 LoadKey = tuple[CapacityQuery, float]
 PhysicsKey = tuple[ModelSpec, GpuSpec, PrecisionSpec, Draft | None]
-InnerKey = tuple[int, int, int, Shape, float | None, float | None, Percentile]
-"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms, the targets' percentile)."""
+InnerKey = tuple[int, int, int, Shape, float | None, float | None, Percentile, str | None]
+"""(TP, DP, EP, request shape, TTFT target ms, TPOT target ms, the targets' percentile, engine)."""
 
 
 class EvaluationCache:
@@ -84,7 +87,7 @@ class EvaluationCache:
             if table is None:
                 table = self._searches.setdefault((q.model, q.gpu, q.precision, q.draft), {})
                 tables[ids] = table
-            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms, q.percentile)
+            inner = (q.tp, q.dp, q.ep, q.shape, q.ttft_ms, q.tpot_ms, q.percentile, q.engine)
             rows.append((table, inner))
             if inner not in table:
                 todo.setdefault((id(table), inner), (q, table))
@@ -104,6 +107,7 @@ class EvaluationCache:
             self.hits += 1
             return hit
         self.misses += 1
+        params = self.params if query.engine is None else with_engine(self.params, ENGINES[query.engine])
         pred = predict(
             query.model,
             query.gpu,
@@ -112,7 +116,7 @@ class EvaluationCache:
             query.shape,
             qps=requests_per_s,
             draft=query.draft,
-            params=self.params,
+            params=params,
             dp=query.dp,
             ep=query.ep,
         )
@@ -131,6 +135,7 @@ def _query(g: WorkloadGrid, c: Config, shape: Shape, budget: float | None) -> Ca
         g.tpot_limit_ms(shape),
         c.draft,
         percentile=g.workload.slo.percentile,
+        engine=c.engine.id,
     )
 
 
@@ -197,7 +202,7 @@ def evaluate_grids(
     return out
 
 
-def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> Admitted:
+def mixture(caps: Sequence[tuple[float, SearchOutcome]], point: PointMetrics | None = None) -> Admitted:
     """Histogram shapes: per-request times add, so rps = 1 / sum(share_i / rps_i); out tokens/s =
     rps x sum(share_i x tok_i / rps_i); latency = worst bin; memory and batch of the first bin."""
     inv = sum(share / r.capacity.requests_per_s for share, r in caps)
@@ -206,7 +211,35 @@ def mixture(caps: Sequence[tuple[float, SearchOutcome]]) -> Admitted:
         sum(share * r.capacity.output_tokens_per_s / r.capacity.requests_per_s for share, r in caps) * rps
     )
     ttft = max(r.capacity.ttft_ms for _, r in caps)
-    return Admitted(rps, out_tok, ttft, max(r.capacity.tpot_ms for _, r in caps), caps[0][1].capacity)
+    return Admitted(
+        rps, out_tok, ttft, max(r.capacity.tpot_ms for _, r in caps), caps[0][1].capacity, point=point
+    )
+
+
+def point_metrics(
+    g: WorkloadGrid, budget: float | None, res: Sequence[tuple[float, SearchOutcome]]
+) -> PointMetrics:
+    """The operating point of an admitted band (`PointMetrics`): each bin's regime from its targets
+    (`operating_regime`: TTFT budget, the shape's TPOT limit), latencies the worst bin's."""
+    regimes = [
+        operating_regime(r.capacity, budget, g.tpot_limit_ms(shape))
+        for (_, shape), (_, r) in zip(g.shapes, res, strict=True)
+    ]
+    regime, bound = next((x for x in regimes if x[0] == "latency_bound"), regimes[0])
+    caps = [r.capacity for _, r in res]
+    return PointMetrics(
+        regime=regime,
+        bound_by=bound,
+        running=caps[0].running,
+        ttft_mean_ms=max(c.ttft_mean_ms for c in caps),
+        ttft_p90_ms=max(c.ttft_p90_ms for c in caps),
+        ttft_p99_ms=max(c.ttft_p99_ms for c in caps),
+        tpot_mean_ms=max(c.tpot_mean_ms for c in caps),
+        tpot_p90_ms=max(c.tpot_p90_ms for c in caps),
+        tpot_p99_ms=max(c.tpot_p99_ms for c in caps),
+        e2e_ms=max(c.e2e_ms for c in caps),
+        prefill_share=caps[0].prefill_share,
+    )
 
 
 def rejection(g: WorkloadGrid, budget: float | None, shape: Shape, res: SearchOutcome) -> Rejected:
@@ -235,7 +268,7 @@ def model_band(
     for (_, shape), (_, r) in zip(g.shapes, res, strict=True):
         if not r.capacity.fits or r.capacity.requests_per_s <= 0:
             return rejection(g, budget, shape, r)
-    return mixture(res)
+    return mixture(res, point_metrics(g, budget, res))
 
 
 def _source(measured: float | None, key: str, rps: float) -> str:
@@ -262,7 +295,9 @@ def measured_band(
     where it has one, else at the measured rate (mean shape; none where the model predicts an
     overloaded or non-fitting replica, and then the measurement must state it). Admitted when
     TTFT <= budget and TPOT <= the TPOT limit; running sequences by Little's law,
-    rate x (TTFT + (O - 1) TPOT)."""
+    rate x (TTFT + (O - 1) TPOT), at most the engine's max_num_seqs (the exported engine runs at
+    most that many; the measurement was taken within its engine's limit, while latencies the model
+    fills in at its own operating point can overstate the running sequences)."""
     w = g.workload
     shape = mean_shape(w)
     rps = m.output_tokens_per_s_per_replica / w.request.mean_output_tokens
@@ -307,5 +342,5 @@ def measured_band(
         res[0][1].capacity,
         measured=True,
         model=estimate,
-        batch=max(batch, 1),
+        batch=min(max(batch, 1), c.engine.max_num_seqs),
     )

@@ -17,7 +17,16 @@ from optimizer.candidates.offers import OfferTable
 from optimizer.candidates.records import Config
 from optimizer.catalog import Catalog
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
+from optimizer.errors import InputError, InputIssue
 from optimizer.perf import Draft, Shape
+from optimizer.perf.engines import (
+    ENGINES,
+    EngineSpec,
+    default_engine,
+    engine_conflicts,
+    runs_on,
+    serves_precision,
+)
 from optimizer.schema.problem import MeasuredThroughput, Problem, Site, Workload
 
 DEFAULT_TP = (1, 2, 4, 8)
@@ -149,8 +158,42 @@ def models_of(w: Workload, catalog: Catalog) -> list[tuple[ModelSpec, bool]]:
     return [(catalog.model(w.model), True), *((catalog.model(a.model), False) for a in w.alternatives)]
 
 
+def engine_for(w: Workload, gpu: GpuSpec) -> EngineSpec | None:
+    """The serving engine the workload's replicas run on this device: the workload's `engine` where
+    it runs there (None where it does not), else the default rule (`engines.default_engine`:
+    llama.cpp on Apple silicon, vLLM elsewhere)."""
+    kind = str(gpu.kind.value)
+    if w.engine is not None:
+        named = ENGINES[w.engine]
+        return named if runs_on(named, gpu.vendor, kind) else None
+    return default_engine(gpu.vendor, kind)
+
+
+def engine_serves_model(engine: EngineSpec, model: ModelSpec) -> bool:
+    """Encoder-decoder speech models (Whisper) need an engine that serves them."""
+    return engine.speech or model.encoder_layers == 0
+
+
+def check_engine(w: Workload, wi: int, catalog: Catalog, offers: OfferTable) -> None:
+    """A workload's named engine must serve its listed precisions and its models and run on some
+    offered device (`engines.engine_conflicts`); raises InputError listing every conflict. The
+    loader's semantic checks report the same with file lines; this guards the Python API."""
+    if w.engine is None:
+        return
+    conflicts = engine_conflicts(
+        ENGINES[w.engine],
+        [catalog.precision(p).id for p in w.precisions] if w.precisions is not None else None,
+        [(m.id, m.encoder_layers > 0) for m, _ in models_of(w, catalog)],
+        [(g.id, g.vendor, str(g.kind.value)) for g in offers.gpus.values()],
+    )
+    if conflicts:
+        raise InputError([InputIssue(f"workloads[{wi}].{key}", msg) for key, msg in conflicts])
+
+
 def configurations(w: Workload, catalog: Catalog, offers: OfferTable) -> tuple[Config, ...]:
-    """Model x offered GPU x allowed precision x TP degree x (speculation for the primary model)."""
+    """Model x offered GPU x allowed precision x TP degree x (speculation for the primary model), each
+    with the engine it runs on that GPU (`engine_for`): precisions the engine does not serve, TP
+    degrees above its limit and models it cannot run are left out."""
     out: list[Config] = []
     for model, primary in models_of(w, catalog):
         drafts: list[Draft | None] = [None]
@@ -159,15 +202,22 @@ def configurations(w: Workload, catalog: Catalog, offers: OfferTable) -> tuple[C
             drafts.append(Draft(catalog.model(s.draft_model), s.acceptance_rate, s.draft_tokens))
         for gid in sorted(offers.gpus):
             gpu = offers.gpus[gid]
+            engine = engine_for(w, gpu)
+            if engine is None or not engine_serves_model(engine, model):
+                continue
             for prec in allowed_precisions(w, catalog, gpu):
+                if not serves_precision(engine, prec.id):
+                    continue
                 for tp in tp_degrees(w, gpu, offers.largest_instance(gid)):
-                    out.extend(Config(w.id, model, primary, gpu, prec, tp, d) for d in drafts)
+                    if tp <= engine.max_tp:
+                        out.extend(Config(w.id, model, primary, gpu, prec, tp, d, engine) for d in drafts)
     return tuple(out)
 
 
 def workload_grid(
     problem: Problem, catalog: Catalog, offers: OfferTable, wi: int, w: Workload
 ) -> WorkloadGrid:
+    check_engine(w, wi, catalog, offers)
     pairs = route_pairs(problem, w)
     return WorkloadGrid(
         workload=w,

@@ -15,6 +15,8 @@ from optimizer.candidates.checkpoints import CheckpointSource
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.model.data import FleetData
 from optimizer.perf import Capacity, Draft
+from optimizer.perf.capacity import BoundBy, Regime
+from optimizer.perf.engines import ENGINES, EngineSpec, PlanningEngine
 
 
 class Rule(StrEnum):
@@ -44,7 +46,8 @@ class Rule(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """One replica configuration of one workload: model, GPU, precision, TP degree, speculation."""
+    """One replica configuration of one workload: model, GPU, precision, TP degree, speculation,
+    and the serving engine it is costed with (and exported as)."""
 
     workload: str
     model: ModelSpec
@@ -54,6 +57,8 @@ class Config:
     precision: PrecisionSpec
     tp: int
     draft: Draft | None = None
+    engine: EngineSpec = ENGINES["vllm"]
+    """Serving engine: its limits (max_num_seqs, token budget, KV memory rule) bound the batch."""
 
     @property
     def label(self) -> str:
@@ -88,6 +93,32 @@ class ModelEstimate:
 
 
 @dataclass(frozen=True, slots=True)
+class PointMetrics:
+    """The one operating point a candidate runs at, with every metric there.
+
+    Each candidate band is the largest batch meeting the SLO at its TTFT budget (the cheapest way to
+    run that configuration per request); the MIP then picks the cheapest configurations. The point
+    is throughput-bound (at the largest batch: memory, engine cap or token budget stop it) or
+    latency-bound (a TTFT or TPOT target stops it). Histogram workloads: the worst bin's latencies,
+    latency-bound if any bin is."""
+
+    regime: Regime
+    bound_by: BoundBy
+    running: float
+    """Steady-state running sequences (first bin)."""
+    ttft_mean_ms: float
+    ttft_p90_ms: float
+    ttft_p99_ms: float
+    tpot_mean_ms: float
+    tpot_p90_ms: float
+    tpot_p99_ms: float
+    e2e_ms: float
+    """Mean end-to-end latency of a request, server side."""
+    prefill_share: float
+    """Share of GPU time spent on prompt processing (first bin)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Admitted:
     """A configuration at one TTFT budget that meets every target."""
 
@@ -103,6 +134,8 @@ class Admitted:
     batch: int | None = None
     """Running sequences at the operating point when it differs from `capacity.batch`
     (measured: Little's law, rate x (TTFT + (O - 1) TPOT))."""
+    point: PointMetrics | None = None
+    """The model's operating point (None for measured figures)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +177,7 @@ class CandidateInfo:
     capacity_rps: float
     output_tokens_per_s: float
     batch: int
+    """Running sequences at the operating point (<= the engine's max_num_seqs)."""
     max_batch: int
     ttft_ms: float
     tpot_ms: float
@@ -166,6 +200,12 @@ class CandidateInfo:
     """Catalog vendor of the device (NVIDIA, AMD, Intel, ...)."""
     device_kind: str
     """`gpu` or `cpu` (catalog device kind)."""
+    engine: PlanningEngine = "vllm"
+    """Serving engine the candidate was costed with (`optimizer.perf.engines` planning engine id)."""
+    engine_max_num_seqs: int = 256
+    """The engine's cap on running sequences (its default `max_num_seqs`)."""
+    point: PointMetrics | None = None
+    """The model's operating point with every metric (None for measured figures)."""
     model_capacity_rps: float | None = None
     """The performance model's capacity at this band: equal to capacity_rps unless measured; for a
     measured candidate the model's own (None: the model says it cannot meet the targets)."""

@@ -1,11 +1,12 @@
 """Provisioning exports of a plan: vLLM commands, SkyPilot SkyServe services, Kubernetes manifests,
-and the procurement CSV. Each reads the plan document alone.
+and the procurement CSV. Each reads the plan document alone and launches the engine each deployment
+was costed with (`vllm serve`, or `llama-server` for llama.cpp deployments; `optimizer.export.serve`).
 
 `export_plan(plan, fmt, out_dir)` writes one format's files and returns their paths:
 
 | format | files |
 |---|---|
-| `vllm` | `<workload>-<site>-<gpu>-<precision>-tp<N>.sh` (`vllm serve` command), `.yaml` (`--config`) |
+| `vllm` | `<workload>-<site>-<gpu>-<precision>-tp<N>.sh` (engine command), `.yaml` (vLLM `--config`) |
 | `skypilot` | `<workload>-<site>-<gpu>-<precision>-tp<N>.yaml` (a SkyServe service) |
 | `kubernetes` | `<workload>-<site>.yaml` (Service, Deployments, KEDA ScaledObjects) |
 | `csv` | `procurement.csv` |
@@ -19,8 +20,9 @@ from pathlib import Path
 from optimizer.export.common import serving_groups
 from optimizer.export.csv_export import procurement_csv
 from optimizer.export.kubernetes import manifests_yaml, site_documents
+from optimizer.export.serve import serve_command
 from optimizer.export.skypilot import service_yaml
-from optimizer.export.vllm import header_lines, vllm_command, vllm_config_yaml
+from optimizer.export.vllm import header_lines, vllm_config_yaml
 from optimizer.outputs import atomic_write_text
 from optimizer.schema.plan import Plan
 
@@ -28,13 +30,16 @@ FORMATS = ("vllm", "skypilot", "kubernetes", "csv")
 
 
 def _vllm_files(plan: Plan) -> dict[str, str]:
+    """Each serving group's launch script in the engine it was costed with (vLLM groups also get a
+    `--config` YAML)."""
     files: dict[str, str] = {}
     for g in serving_groups(plan):
         head = "".join(f"# {line}\n" for line in header_lines(g.first))
-        files[f"{g.name}.sh"] = "#!/bin/sh\n" + head + "exec " + vllm_command(g.first) + "\n"
-        files[f"{g.name}.yaml"] = (
-            head + f"# usage: vllm serve --config {g.name}.yaml\n" + vllm_config_yaml(g.first)
-        )
+        files[f"{g.name}.sh"] = "#!/bin/sh\n" + head + "exec " + serve_command(g.first) + "\n"
+        if g.first.engine.name == "vllm":
+            files[f"{g.name}.yaml"] = (
+                head + f"# usage: vllm serve --config {g.name}.yaml\n" + vllm_config_yaml(g.first)
+            )
     return files
 
 

@@ -2,7 +2,8 @@
 vLLM's OpenAI-compatible server, plus a KEDA cron ScaledObject carrying the per-period schedule.
 
 Mapping:
-- one pod = one engine replica: `vllm serve` with the plan's engine settings, the device resource
+- one pod = one engine replica: the engine the plan costed it with (`vllm serve`, or `llama-server`
+  in the official llama.cpp image) with the plan's engine settings, the device resource
   (`nvidia.com/gpu`, `amd.com/gpu`, `habana.ai/gaudi`) limited to the tensor-parallel degree, and a
   memory-backed `/dev/shm` for tensor-parallel communication;
 - `spec.replicas` is the plan's peak over the day; nodes are selected by the labels
@@ -27,7 +28,9 @@ from collections import defaultdict
 from typing import Any
 
 from optimizer.export.common import dns_label, dump_yaml, period_ids, period_start_minutes
-from optimizer.export.vllm import DEFAULT_PORT, VLLM_VERSION_CHECKED, header_lines, vllm_argv
+from optimizer.export.llama_cpp import image as llama_cpp_image
+from optimizer.export.serve import serve_argv
+from optimizer.export.vllm import DEFAULT_PORT, VLLM_VERSION_CHECKED, header_lines
 from optimizer.schema.plan import Deployment, Plan
 
 DEVICE_RESOURCES = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "habana.ai/gaudi"}
@@ -61,9 +64,14 @@ def deployment_names(plan: Plan) -> dict[int, str]:
     return names
 
 
+def _engine_label(d: Deployment) -> str:
+    """Container name and `app.kubernetes.io/name`: `vllm` or `llama-cpp`."""
+    return dns_label(d.engine.name)
+
+
 def _labels(d: Deployment) -> dict[str, str]:
     return {
-        "app.kubernetes.io/name": "vllm",
+        "app.kubernetes.io/name": _engine_label(d),
         f"{LABEL}/workload": dns_label(d.workload),
         f"{LABEL}/site": dns_label(d.site),
     }
@@ -71,15 +79,22 @@ def _labels(d: Deployment) -> dict[str, str]:
 
 def deployment_manifest(plan: Plan, d: Deployment, name: str) -> dict[str, Any]:
     """apps/v1 Deployment for one plan deployment (see the module docstring)."""
-    argv = vllm_argv(d)
+    argv = serve_argv(d)
     labels = {**_labels(d), f"{LABEL}/config": name}
     resource = device_resource(d)
     limits = {resource: str(d.tensor_parallel)} if resource else {}
+    launch: dict[str, Any] = (
+        {"image": llama_cpp_image(d), "args": argv[1:]}  # the image's entrypoint is llama-server
+        if d.engine.name == "llama_cpp"
+        else {
+            "image": IMAGES.get(d.gpu_vendor.lower(), IMAGES["nvidia"]),
+            "command": [argv[0]],
+            "args": argv[1:],
+        }
+    )
     container: dict[str, Any] = {
-        "name": "vllm",
-        "image": IMAGES.get(d.gpu_vendor.lower(), IMAGES["nvidia"]),
-        "command": [argv[0]],
-        "args": argv[1:],
+        "name": _engine_label(d),
+        **launch,
         "ports": [{"name": "http", "containerPort": DEFAULT_PORT}],
         "env": [
             {

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from optimizer.export.common import ServingGroup, dump_yaml, instances_for, period_ids
-from optimizer.export.vllm import DEFAULT_PORT, VLLM_MIN_VERSION, header_lines, vllm_command
+from optimizer.export.serve import replicas_per_server, serve_command
+from optimizer.export.vllm import DEFAULT_PORT, VLLM_MIN_VERSION, header_lines
 from optimizer.schema.plan import Deployment, Plan
 
 ACCELERATOR_NAMES = {
@@ -43,6 +44,20 @@ ACCELERATOR_NAMES = {
 """Catalog GPU id -> SkyPilot accelerator name (as in SkyPilot's catalogs, `sky show-gpus`)."""
 SKYPILOT_CLOUDS = {"aws": "aws", "gcp": "gcp", "azure": "azure", "lambda": "lambda"}
 """Price-list provider -> SkyPilot cloud name."""
+LLAMA_CPP_BACKEND = {"nvidia": " -DGGML_CUDA=ON", "amd": " -DGGML_HIP=ON"}
+"""llama.cpp CMake backend flag by GPU vendor (CPU build otherwise)."""
+
+
+def llama_cpp_setup(d: Deployment) -> str:
+    """Build `llama-server` from source (llama.cpp `docs/build.md`) with the device's backend."""
+    backend = "" if d.device_kind == "cpu" else LLAMA_CPP_BACKEND.get(d.gpu_vendor.lower(), "")
+    return (
+        "git clone --depth 1 https://github.com/ggml-org/llama.cpp && cd llama.cpp && "
+        f"cmake -B build{backend} && cmake --build build --config Release -j --target llama-server && "
+        "sudo cp build/bin/llama-server /usr/local/bin/"
+    )
+
+
 READINESS_PATH = "/v1/models"
 """OpenAI-compatible endpoint that answers once the model is loaded."""
 READINESS_DELAY_S = 1800
@@ -67,7 +82,7 @@ def service_document(plan: Plan, group: ServingGroup) -> dict[str, Any]:
     d = group.first
     periods = period_ids(plan)
     gpi = max(gpus_per_instance(plan, d), d.gpus_per_replica)
-    dp = max(1, gpi // d.gpus_per_replica)
+    dp = replicas_per_server(d, gpi)
     total = group.replicas_by_period(periods)
     non_spot = group.replicas_by_period(periods, spot=False)
     inst = {t: instances_for(total[t], d.gpus_per_replica, gpi) for t in periods}
@@ -102,8 +117,10 @@ def service_document(plan: Plan, group: ServingGroup) -> dict[str, Any]:
             "readiness_probe": {"path": READINESS_PATH, "initial_delay_seconds": READINESS_DELAY_S},
             "replica_policy": policy,
         },
-        "setup": f"pip install 'vllm>={VLLM_MIN_VERSION}'",
-        "run": vllm_command(d, data_parallel=dp) + "\n",
+        "setup": llama_cpp_setup(d)
+        if d.engine.name == "llama_cpp"
+        else f"pip install 'vllm>={VLLM_MIN_VERSION}'",
+        "run": serve_command(d, data_parallel=dp) + "\n",
     }
 
 
@@ -114,6 +131,13 @@ def service_yaml(plan: Plan, group: ServingGroup) -> str:
     periods = period_ids(plan)
     total = group.replicas_by_period(periods)
     lines = [*header_lines(d)]
+    gpi = max(gpus_per_instance(plan, d), d.gpus_per_replica)
+    if d.engine.name == "llama_cpp" and gpi > d.gpus_per_replica:
+        lines.append(
+            f"ACTION NEEDED: llama.cpp runs one replica per server, so {gpi - d.gpus_per_replica} of this "
+            f"instance's {gpi} GPUs stay idle here (target_qps_per_replica counts one replica); "
+            "use single-GPU instances or one service per GPU"
+        )
     lines.append("engine replicas per period: " + ", ".join(f"{t}={n}" for t, n in total.items()))
     options = sorted({x.purchase_option for x in group.deployments})
     lines.append(f"purchase options in the plan: {', '.join(options)}")

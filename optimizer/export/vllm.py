@@ -89,9 +89,18 @@ def header_lines(d: Deployment) -> list[str]:
         f"({d.instance_type or 'instance type not given'}), checkpoint {d.hf_repo} ({d.hf_repo_source})",
         f"planned per replica: {d.predicted.capacity_rps:.3g} req/s, TTFT {d.predicted.ttft_ms:.0f} ms, "
         f"TPOT {d.predicted.tpot_ms:.1f} ms at batch {d.predicted.batch}",
-        f"flags checked against vLLM {VLLM_VERSION_CHECKED} (needs >= {VLLM_MIN_VERSION} "
-        "for draft-model speculation)",
     ]
+    if d.engine.name == "llama_cpp":
+        lines.append(
+            f"engine: llama.cpp llama-server (costed with it: {d.engine.max_num_seqs} slot(s), "
+            "one device per server, GGUF weights)"
+        )
+    else:
+        lines.append(
+            f"engine: vLLM (costed with it: at most {d.engine.max_num_seqs} running sequences); "
+            f"flags checked against vLLM {VLLM_VERSION_CHECKED} "
+            f"(needs >= {VLLM_MIN_VERSION} for draft-model speculation)"
+        )
     if d.checkpoint_note:
         lines.append(f"ACTION NEEDED: {d.checkpoint_note}")
     return lines

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from optimizer.errors import InputIssue
 from optimizer.loading.messages import MAX_ISSUES, did_you_mean, format_number
+from optimizer.perf.engines import ENGINES, engine_conflicts
 from optimizer.schema.problem import GpuOffer, Problem, PurchaseOption, Site, Workload
 from optimizer.schema.types import MAX_REQUESTS_PER_DAY, MAX_TOKENS_PER_DAY
 
@@ -82,6 +83,7 @@ def check_problem(problem: Problem, catalog: Catalog) -> SemanticReport:
         check_volume(ctx, workload, prefix)
         check_request(ctx, w, workload, prefix)
         check_precisions(ctx, workload, prefix)
+        check_engine(ctx, w, workload, prefix)
         check_placement_and_latency(ctx, workload, prefix)
         check_residency(ctx, workload, prefix)
         check_serverless(ctx, workload, prefix)
@@ -607,6 +609,23 @@ def check_precisions(ctx: _Context, workload: Workload, prefix: str) -> None:
             f"{prefix}.min_quality",
             "no offered GPU can run any precision meeting min_quality; lower it or offer other GPUs",
         )
+
+
+def check_engine(ctx: _Context, w: int, workload: Workload, prefix: str) -> None:
+    """A named engine serves the listed precisions and the models and runs on an offered device."""
+    if workload.engine is None:
+        return
+    catalog = ctx.catalog
+    precisions = [catalog.find_precision(n) for n in workload.precisions or ()]
+    names = [catalog.find_model(a.model) for a in workload.alternatives]
+    models = [m for m in (ctx.models.get(w), *names) if m is not None]
+    for key, message in engine_conflicts(
+        ENGINES[workload.engine],
+        [p.id if p is not None else None for p in precisions] if workload.precisions is not None else None,
+        [(m.id, m.encoder_layers > 0) for m in models],
+        [(g.id, g.vendor, str(g.kind.value)) for g in ctx.offered_gpus().values()],
+    ):
+        ctx.error(f"{prefix}.{key}", message)
 
 
 def _eligible_sites(problem: Problem, placement: str) -> list[Site]:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.perf.capacity import Capacity, Draft, Shape, _capacity, _replica, why_not_fit
+from optimizer.perf.engines import ENGINES, with_engine
 from optimizer.perf.params import CalibrationParams, default_params
 from optimizer.perf.serving import TAIL, Z_SCORE, OperatingPoint, Percentile, Server
 from optimizer.perf.step import Replica, attention_decode_flops_per_ctx_token
@@ -60,6 +61,9 @@ class CapacityQuery:
     """Statistic the targets are stated for (`slo.percentile`)."""
     pp: int = 1
     """Pipeline stages."""
+    engine: str | None = None
+    """Serving engine (`engines.ENGINES` id) whose limits and efficiency apply (`with_engine`);
+    None: the parameter set's own engine."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,6 +209,8 @@ class ServerArrays:
     input_tokens: Array
     prefill_chunks: Array
     """Chunks one prompt is processed in: max(1, ceil(I / max_num_tokens)) (1 for I = 0)."""
+    prefill_compute_s: Array
+    """`Server.prefill_compute_s`: a prompt's prefill compute time (the prefill queue's load)."""
     step_token_budget: Array
     """Tokens one step may carry (`Server.step_token_budget`)."""
     sharpness: float
@@ -234,6 +240,7 @@ class ServerArrays:
             output_tokens=arr([s.work.output_tokens for s in servers]),
             input_tokens=arr([s.work.input_tokens for s in servers]),
             prefill_chunks=arr([float(c) for c in chunks]),
+            prefill_compute_s=arr([s.prefill_compute_s for s in servers]),
             step_token_budget=arr([s.step_token_budget for s in servers]),
             sharpness=float(params.roofline_sharpness),
         )
@@ -617,7 +624,8 @@ def steady_array(
 ) -> PointArrays:
     """`Server.steady`: B running sequences, B tau / O prompts per round,
     T = t(B, 0) + n (t(B, r) - t(B, 0)), rate = B tau / (O T),
-    TTFT = prefill(B) + M/D/1 wait + admission wait + (1 - e^-B) T / 2; tails when `tails`."""
+    TTFT = prefill(B) + M/D/1 wait at rho = rate x prefill compute time + admission wait
+    + (1 - e^-B) T / 2; tails when `tails`."""
     b = np.minimum(np.maximum(batch, 0.0), s.token_budget_batch)
     o = s.output_tokens
     prefills = b * s.tau / o
@@ -628,7 +636,7 @@ def steady_array(
     pos = t > 0
     safe_t = np.where(pos, t, 1.0)
     rate = np.where(pos, b * s.tau / (o * safe_t), 0.0)
-    rho = np.where(pos, np.maximum(0.0, (t - t_dec) / safe_t), 0.0)
+    rho = rate * s.prefill_compute_s
     alone = prefill_alone_s if prefill_alone_s is not None else prefill_s_array(s, np.zeros_like(b))
     w1 = md1_wait_s_array(rho, alone)
     own = prefill_s_array(s, b)
@@ -743,9 +751,26 @@ def search_capacities(
 ) -> list[SearchOutcome]:
     """`replica_capacity` of every query, evaluated together: one entry per query, in order.
 
-    Configurations that do not fit (`why_not_fit`) or have a non-positive target are answered
-    without a search; the rest are searched in lockstep (`best_meeting_array`)."""
+    Queries naming an engine are evaluated with that engine's parameters (`with_engine`), one
+    lockstep search per engine. Configurations that do not fit (`why_not_fit`) or have a
+    non-positive target are answered without a search; the rest are searched in lockstep
+    (`best_meeting_array`)."""
     p = params if params is not None else default_params()
+    engines = {q.engine for q in queries}
+    if engines - {None}:
+        out_e: list[SearchOutcome | None] = [None] * len(queries)
+        for name in sorted(engines, key=lambda e: e or ""):
+            idx = [i for i, q in enumerate(queries) if q.engine == name]
+            pe = p if name is None else with_engine(p, ENGINES[name])
+            sub = _search_one_engine([queries[i] for i in idx], pe)
+            for i, res in zip(idx, sub, strict=True):
+                out_e[i] = res
+        return [o for o in out_e if o is not None]
+    return _search_one_engine(queries, p)
+
+
+def _search_one_engine(queries: Sequence[CapacityQuery], p: CalibrationParams) -> list[SearchOutcome]:
+    """`search_capacities` of queries sharing one parameter set (engine)."""
     servers: dict[tuple[int, int, int, int, Shape, int, int, int, int], Server] = {}
     """Keyed by the identity of the (alive) specs: hashing them by value costs more than a server."""
     out: list[SearchOutcome | None] = [None] * len(queries)

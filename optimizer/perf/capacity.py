@@ -13,6 +13,12 @@ from optimizer.perf.step import Replica
 from optimizer.perf.workload import request_work
 
 OutputDist = Literal["fixed", "exponential"]
+Regime = Literal["throughput_bound", "latency_bound"]
+"""Operating regime of a replica: at its largest batch (throughput-bound) or below it because a
+latency target binds (latency-bound)."""
+BoundBy = Literal["memory", "max_num_seqs", "token_budget", "ttft", "tpot"]
+"""What stops the batch from growing: the KV memory, the engine's sequence cap or per-step token
+budget (throughput-bound), or the TTFT / TPOT target (latency-bound)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,49 @@ class Capacity:
     """Attention data-parallel groups in the replica (DEP); devices = tp x dp x pp."""
     expert_parallel: int = 1
     pipeline_parallel: int = 1
+    running: float = 0.0
+    """Steady-state running sequences at the operating point (continuous; `batch` rounds it up)."""
+    at_max_batch: bool = False
+    """The point is the largest batch the replica holds (memory, engine cap or token budget)."""
+    max_batch_limit: BoundBy = "memory"
+    """What sets `max_batch`: `memory` (KV cache), `max_num_seqs` (engine cap) or `token_budget`."""
+
+
+def max_batch_limit(server: Server) -> BoundBy:
+    """What sets the server's max batch: min(KV-fit sequences, engine max_num_seqs x dp, token-budget
+    batch); ties go to the engine cap, then the token budget."""
+    blk = server.rep.params.kv_block_tokens
+    by_memory = server.memory.max_sequences(server.work.kv_tokens_mean + blk / 2.0, blk)
+    by_budget = max(1, math.ceil(server.token_budget_batch))
+    if server.seq_cap <= min(by_memory, by_budget):
+        return "max_num_seqs"
+    if by_budget < by_memory:
+        return "token_budget"
+    return "memory"
+
+
+def operating_regime(
+    cap: Capacity, ttft_target_ms: float | None, tpot_target_ms: float | None
+) -> tuple[Regime, BoundBy]:
+    """The regime of a capacity point and what bounds it. Throughput-bound when the point is the
+    largest batch (the search's top point met both targets; bound by `max_batch_limit`); otherwise
+    latency-bound by the target with the least relative slack, (target - value) / target, at the
+    point's percentile.
+
+    >>> c = Capacity(True, None, 1.0, 1.0, 8, 64, 90.0, 39.9, 1.0, 1.0, 2.0)
+    >>> operating_regime(c, 100.0, 40.0)
+    ('latency_bound', 'tpot')
+    """
+    if cap.at_max_batch:
+        return "throughput_bound", cap.max_batch_limit
+    slack: list[tuple[float, BoundBy]] = []
+    if ttft_target_ms is not None and ttft_target_ms > 0:
+        slack.append(((ttft_target_ms - cap.ttft_ms) / ttft_target_ms, "ttft"))
+    if tpot_target_ms is not None and tpot_target_ms > 0:
+        slack.append(((tpot_target_ms - cap.tpot_ms) / tpot_target_ms, "tpot"))
+    if not slack:
+        return "throughput_bound", cap.max_batch_limit
+    return "latency_bound", min(slack, key=lambda s: s[0])[1]
 
 
 def ttft_ms_at(cap: Capacity, percentile: Percentile) -> float:
@@ -243,6 +292,9 @@ def _capacity(
         data_parallel=server.rep.dp,
         expert_parallel=server.rep.ep,
         pipeline_parallel=server.rep.pp,
+        running=point.batch,
+        at_max_batch=point.batch >= min(float(server.max_batch), server.token_budget_batch) * (1 - 1e-9),
+        max_batch_limit=max_batch_limit(server),
     )
 
 

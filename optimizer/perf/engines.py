@@ -18,6 +18,19 @@ Sources: vLLM `EngineArgs` (`max_num_seqs=256`, `gpu_memory_utilization=0.9`,
 `max_num_tokens` 8192; llama.cpp `n_ubatch=512`. A row or workload whose engine is unknown uses
 `trtllm`, the engine the calibration data was mostly measured with (the reference engine).
 
+Which hardware and precisions an engine runs (`EngineSpec.vendors`, `cpu`, `precisions`,
+`max_tp`, `speech`), from each engine's documentation: vLLM runs on NVIDIA (CUDA), AMD (ROCm),
+Intel Gaudi (the vllm-gaudi / HPU plugin) and CPUs, every catalog precision (GGUF through its GGUF
+loader), no Apple GPU; llama.cpp runs on NVIDIA (CUDA), AMD (HIP), Apple (Metal) and CPUs, GGUF
+precisions only, one device per server in the plan (its multi-GPU split is by layers, which the
+tensor-parallel physics does not describe), no encoder-decoder speech model; TensorRT-LLM runs on
+NVIDIA only; SGLang on NVIDIA and AMD; Optimum Habana on Gaudi at BF16/FP8.
+
+**Planning engines** (`PLANNING_ENGINES`): the engines a plan can be costed with and exported for,
+`vllm` and `llama_cpp`. `default_engine(gpu)` is the documented rule when a workload names none:
+llama.cpp on Apple silicon (vLLM has no Metal backend), vLLM everywhere else (datacenter and
+consumer GPUs, Gaudi, CPU). The other engines describe calibration rows only.
+
 Efficiency per engine is not a separate physics: it is a multiplicative factor on the family's
 latency-path (bandwidth, step overhead) and throughput-path (GEMM efficiency) parameters, fitted
 only for engines with calibration rows (`CalibrationParams.engines`); others keep factor 1.
@@ -51,16 +64,60 @@ class EngineSpec:
     - weights - reserve (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`)."""
     default_precision: str
     """Precision used when a measurement does not state one (the model's native dtype)."""
+    vendors: frozenset[str] = frozenset()
+    """Accelerator vendors (catalog `vendor`, lower case) whose GPUs the engine runs."""
+    cpu: bool = False
+    """Runs on CPUs (catalog device kind `cpu`)."""
+    precisions: frozenset[str] | None = None
+    """Catalog precision ids the engine serves (None: every catalog precision)."""
+    max_tp: int = 64
+    """Largest tensor-parallel degree the engine runs one replica with."""
+    speech: bool = True
+    """Serves encoder-decoder speech models (Whisper)."""
 
+
+_GGUF = frozenset({"gguf_f16", "gguf_q4_0"})
+_NOT_GGUF = frozenset({"fp32", "bf16", "fp8", "int8_w8a8", "int8_w8a16", "int4_awq", "int4_gptq", "fp4"})
 
 ENGINES: dict[str, EngineSpec] = {
-    "trtllm": EngineSpec("trtllm", "TensorRT-LLM", 4096, 8192, 0.90, "of_free", "bf16"),
-    "vllm": EngineSpec("vllm", "vLLM", 256, 8192, 0.90, "of_total", "bf16"),
-    "sglang": EngineSpec("sglang", "SGLang", 4096, 8192, 0.88, "of_total", "bf16"),
-    "llama_cpp": EngineSpec("llama_cpp", "llama.cpp", 1, 512, 1.0, "of_free", "gguf_f16"),
-    "optimum_habana": EngineSpec("optimum_habana", "Optimum Habana", 4096, 8192, 0.90, "of_free", "bf16"),
+    "trtllm": EngineSpec(
+        "trtllm", "TensorRT-LLM", 4096, 8192, 0.90, "of_free", "bf16",
+        vendors=frozenset({"nvidia"}), precisions=_NOT_GGUF,
+    ),
+    "vllm": EngineSpec(
+        "vllm", "vLLM", 256, 8192, 0.90, "of_total", "bf16",
+        vendors=frozenset({"nvidia", "amd", "intel"}), cpu=True,
+    ),
+    "sglang": EngineSpec(
+        "sglang", "SGLang", 4096, 8192, 0.88, "of_total", "bf16",
+        vendors=frozenset({"nvidia", "amd"}), precisions=_NOT_GGUF,
+    ),
+    "llama_cpp": EngineSpec(
+        "llama_cpp", "llama.cpp", 1, 512, 1.0, "of_free", "gguf_f16",
+        vendors=frozenset({"nvidia", "amd", "apple"}), cpu=True, precisions=_GGUF, max_tp=1, speech=False,
+    ),
+    "optimum_habana": EngineSpec(
+        "optimum_habana", "Optimum Habana", 4096, 8192, 0.90, "of_free", "bf16",
+        vendors=frozenset({"intel"}), precisions=frozenset({"bf16", "fp8"}),
+    ),
 }
 """Known engines by id."""
+
+PlanningEngine = Literal["vllm", "llama_cpp"]
+"""Engines a plan can be costed with and exported for (see the module docstring)."""
+PLANNING_ENGINES: tuple[PlanningEngine, ...] = ("vllm", "llama_cpp")
+
+
+def planning_engine(engine: EngineSpec) -> PlanningEngine:
+    """The planning-engine id of an engine; ValueError for an engine plans cannot use.
+
+    >>> planning_engine(ENGINES["llama_cpp"])
+    'llama_cpp'
+    """
+    for name in PLANNING_ENGINES:
+        if engine.id == name:
+            return name
+    raise ValueError(f"engine {engine.id} is not a planning engine ({', '.join(PLANNING_ENGINES)})")
 
 REFERENCE_ENGINE = "trtllm"
 """Engine of most calibration rows; its efficiency factors are 1 by definition."""
@@ -99,6 +156,76 @@ def get_engine(name: str | None) -> EngineSpec:
         return ENGINES[name]
     found = engine_from_framework(name)
     return found if found is not None else ENGINES[REFERENCE_ENGINE]
+
+
+def default_engine(vendor: str, kind: str) -> EngineSpec:
+    """The planning engine of a device when the workload names none: llama.cpp on Apple silicon
+    (vLLM has no Metal backend), vLLM on everything else.
+
+    >>> default_engine("Apple", "gpu").id, default_engine("NVIDIA", "gpu").id, default_engine("AWS", "cpu").id
+    ('llama_cpp', 'vllm', 'vllm')
+    """
+    return ENGINES["llama_cpp" if vendor.lower() == "apple" and kind != "cpu" else "vllm"]
+
+
+def runs_on(engine: EngineSpec, vendor: str, kind: str) -> bool:
+    """Whether the engine runs on a device of this catalog vendor and kind (`gpu` / `cpu`).
+
+    >>> runs_on(ENGINES["vllm"], "Apple", "gpu"), runs_on(ENGINES["llama_cpp"], "Apple", "gpu")
+    (False, True)
+    """
+    return engine.cpu if kind == "cpu" else vendor.lower() in engine.vendors
+
+
+def serves_precision(engine: EngineSpec, precision_id: str) -> bool:
+    """Whether the engine serves this catalog precision.
+
+    >>> serves_precision(ENGINES["llama_cpp"], "fp8"), serves_precision(ENGINES["vllm"], "fp8")
+    (False, True)
+    """
+    return engine.precisions is None or precision_id in engine.precisions
+
+
+def engine_conflicts(
+    engine: EngineSpec,
+    precision_ids: list[str | None] | None,
+    models: list[tuple[str, bool]],
+    devices: list[tuple[str, str, str]],
+) -> list[tuple[str, str]]:
+    """Why a workload cannot run on the engine it names, as (key under the workload, message) pairs:
+    a listed precision the engine does not serve (`precisions[j]`), an encoder-decoder model it does
+    not serve, or no offered device it runs on (`engine`). Precision ids may be None (unknown names,
+    reported elsewhere; skipped). `models` are (id, is encoder-decoder),
+    `devices` (id, vendor, kind) of the offered devices; empty lists are not checked.
+
+    >>> engine_conflicts(ENGINES["llama_cpp"], ["gguf_q4_0", "fp8"], [], [])[0][0]
+    'precisions[1]'
+    """
+    out: list[tuple[str, str]] = []
+    served = ", ".join(sorted(engine.precisions)) if engine.precisions is not None else "all"
+    who = f"engine {engine.id} ({engine.name})"
+    for j, pid in enumerate(precision_ids or ()):
+        if pid is not None and not serves_precision(engine, pid):
+            out.append(
+                (
+                    f"precisions[{j}]",
+                    f"{who} does not serve precision {pid} (it serves {served}); "
+                    "remove the precision or choose another engine",
+                )
+            )
+    for mid, enc_dec in models:
+        if enc_dec and not engine.speech:
+            out.append(("engine", f"{who} does not serve the encoder-decoder model {mid}; use vllm"))
+    if devices and not any(runs_on(engine, vendor, kind) for _, vendor, kind in devices):
+        offered = ", ".join(sorted(f"{d} ({vendor})" for d, vendor, _ in devices))
+        out.append(
+            (
+                "engine",
+                f"{who} runs on none of the offered devices ({offered}); "
+                "offer a device it runs on or choose another engine",
+            )
+        )
+    return out
 
 
 def with_engine(params: CalibrationParams, engine: EngineSpec) -> CalibrationParams:

@@ -11,7 +11,8 @@ tau = 1 without speculation) and O output tokens per request:
 TTFT = own prefill with the running batch riding along (chunked) + M/D/1 wait for the prefill
 server + half a round (the step in flight when the request arrives):
 
-    rho  = (T(B) - T_decode_only(B)) / T(B)             (share of GPU time spent on prefill)
+    rho  = lambda(B) x s_c                              (arrival-rate load, s_c = a prompt's prefill
+                                                        compute time: monotone in load)
     wait = rho x s / (2 (1 - rho))                     (M/D/1, s = prefill time alone)
     TTFT = s_shared(B) + wait + (1 - e^-B) x T(B) / 2
 
@@ -327,6 +328,17 @@ class Server:
     def prefill_alone_s(self) -> float:
         return self.prefill_s(0.0)
 
+    @functools.cached_property
+    def prefill_compute_s(self) -> float:
+        """Compute time of one prompt's prefill (`Replica.prefill_compute_s`): the prefill server's
+        service time in its load rho = lambda x prefill_compute_s."""
+        w = self.work
+        return self.rep.prefill_compute_s(
+            tokens_per_request=w.prefill_tokens,
+            attn_flops_per_request=w.prefill_attn_flops,
+            encoder_windows_per_request=w.encoder_windows,
+        )
+
     def _point(
         self,
         batch: float,
@@ -365,7 +377,7 @@ class Server:
         t_dec = self.round_s(b, 0.0)
         t = self.round_s(b, prefills)
         rate = b * self.tau / (o * t) if t > 0 else 0.0
-        rho = max(0.0, (t - t_dec) / t) if t > 0 else 0.0
+        rho = rate * self.prefill_compute_s
         s_alone = self.prefill_alone_s
         w1 = md1_wait_s(rho, s_alone)
         own = self.prefill_s(b)
@@ -509,7 +521,10 @@ class Server:
             t_dec = self.round_s(decoding, 0.0)
             prefills = rate * others * t
             t_new = self.round_s(decoding, prefills)
-            rho = max(0.0, (t_new - t_dec) / t_new) if t_new > 0 else 0.0
+            # arrival-rate load, kept below the round's prefill share so the damped fixed point
+            # never passes through an unstable (rho >= 1) transient: a closed loop self-regulates
+            share = max(0.0, (t_new - t_dec) / t_new) if t_new > 0 else 0.0
+            rho = min(rate * others * self.prefill_compute_s, share)
             b_seen = decoding * others
             ttft_new = (
                 self.prefill_s(b_seen)

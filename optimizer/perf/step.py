@@ -475,6 +475,29 @@ class Replica:
         overhead = self.fam.step_overhead_ms * 1e-3 if tokens > 0 else 0.0
         return StepTime(gemm_s, attn_s, comm_s, overhead, mem_s >= cmp_s)
 
+    def prefill_compute_s(
+        self,
+        *,
+        tokens_per_request: float,
+        attn_flops_per_request: float = 0.0,
+        encoder_windows_per_request: float = 0.0,
+    ) -> float:
+        """Compute time of one prompt's prefill, the prefill server's service time in its arrival-rate
+        load (`serving`): GEMM FLOPs / C + attention FLOPs / (devices x C x attn_eff), with the
+        encoder's FLOPs for speech; no weight streaming, communication or step overhead (decode steps
+        read the weights anyway, so a prompt's marginal cost is its compute). Whole model on one
+        stage's devices: with pp > 1 the stages run one after another."""
+        g = self.gemm_flops(tokens_per_request)
+        a = attn_flops_per_request
+        enc = encoder_windows_per_request
+        if enc > 0 and self.model.encoder_layers > 0:
+            per_window = self.model.encoder_frames_per_30s or 1500
+            frames = per_window * enc
+            g += 2.0 * self.encoder_b * 1e9 * frames / self.tp
+            g += 4.0 * self.model.num_layers * self.model.hidden_size**2 * frames / self.tp
+            a += enc * 4.0 * self.model.encoder_layers * self.model.hidden_size * per_window**2
+        return g / self.compute + a / self.devices / self.attn_compute
+
     def prefill_s(
         self,
         *,

@@ -95,14 +95,17 @@ class SpeculativeConfig(Frozen):
 
 
 class Engine(Frozen):
-    """Serving-engine settings for each replica: vLLM engine arguments (snake_case of the flags)."""
+    """Serving-engine settings for each replica, named after vLLM's engine arguments (snake_case of the
+    flags); a llama.cpp replica maps them to `llama-server` flags (see `docs/exports.md`)."""
 
-    name: Literal["vllm"] = "vllm"
-    """Serving engine the settings are for."""
+    name: Literal["vllm", "llama_cpp"] = "vllm"
+    """Serving engine the settings are for: the engine the candidate was costed with (its limits
+    bound `max_num_seqs`)."""
     tensor_parallel_size: int
     """`--tensor-parallel-size`: GPUs per replica."""
-    max_num_seqs: int
-    """`--max-num-seqs`: most concurrent sequences (the batch the plan's capacity assumes)."""
+    max_num_seqs: int = Field(ge=1)
+    """`--max-num-seqs` (llama.cpp `--parallel`): most concurrent sequences, the batch the plan's
+    capacity assumes; never above the engine's own limit."""
     max_model_len: int
     """`--max-model-len`: context length, tokens (prompt + output)."""
     quantization: str | None
@@ -114,6 +117,33 @@ class Engine(Frozen):
     and KV cache): the plan's memory in use per GPU / GPU memory + 0.02 margin, within [0.90, 0.95]."""
     speculative_config: SpeculativeConfig | None = None
     """`--speculative-config` when speculative decoding is chosen; None otherwise."""
+
+
+class OperatingPoint(Frozen):
+    """The one operating point each replica of a deployment runs at, with every metric there.
+
+    Each candidate is evaluated at the largest batch that meets the workload's latency targets at
+    its TTFT budget (the most requests per replica, so the cheapest way to run that configuration);
+    the MIP picks the cheapest configurations. `throughput_bound`: the batch is at its maximum
+    (`bound_by` memory, the engine's `max_num_seqs`, or its per-step `token_budget`) and the targets
+    have slack; `latency_bound`: the `ttft` or `tpot` target stops the batch below that maximum."""
+
+    regime: Literal["throughput_bound", "latency_bound"]
+    bound_by: Literal["memory", "max_num_seqs", "token_budget", "ttft", "tpot"]
+    running_sequences: float
+    """Steady-state running sequences (the exported max_num_seqs rounds it up)."""
+    ttft_mean_ms: float
+    """Server-side TTFT, mean, ms (p90 / p99 below; the targets use the workload's percentile)."""
+    ttft_p90_ms: float
+    ttft_p99_ms: float
+    tpot_mean_ms: float
+    """Time per output token per request, mean, ms."""
+    tpot_p90_ms: float
+    tpot_p99_ms: float
+    e2e_ms: float
+    """Mean server-side request latency (TTFT + (O - 1) x TPOT), ms."""
+    prefill_share: float
+    """Share of GPU time spent on prompt processing."""
 
 
 class Predicted(Frozen):
@@ -139,6 +169,8 @@ class Predicted(Frozen):
     """Measured only: the model's TPOT (as model_ttft_ms)."""
     model_note: str | None = None
     """Measured only: why the performance model alone would not admit this configuration."""
+    operating_point: OperatingPoint | None = None
+    """The performance model's operating point (None for measured figures)."""
 
 
 class Deployment(Frozen):
@@ -286,6 +318,9 @@ class Alternative(Frozen):
     """Measured only: the performance model's own capacity (None: it says the targets are missed)."""
     model_ttft_ms: float | None = None
     """Measured only: the performance model's own server-side TTFT, ms."""
+    regime: Literal["throughput_bound", "latency_bound"] | None = None
+    """The model's operating regime for this configuration (see `OperatingPoint`; None: measured)."""
+    bound_by: Literal["memory", "max_num_seqs", "token_budget", "ttft", "tpot"] | None = None
 
 
 class Explanation(Frozen):

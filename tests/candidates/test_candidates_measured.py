@@ -49,7 +49,7 @@ MEASURED = {
     "gpu": "l4",
     "precision": "bf16",
     "tensor_parallel": 1,
-    "output_tokens_per_s_per_replica": 60,
+    "output_tokens_per_s_per_replica": 50,  # 0.25 req/s: within the model's vLLM maximum (0.29 req/s)
     "ttft_ms": 300,
     "tpot_ms": 60,
 }
@@ -76,13 +76,13 @@ def test_measured_300ms_ttft_on_l4_is_admitted_with_the_model_beside_it(tmp_path
     (ci,) = cs.info.values()
     assert (ci.gpu, ci.precision, ci.tensor_parallel, ci.measured) == ("l4", "bf16", 1, True)
     assert ci.ttft_ms == 300.0 and ci.tpot_ms == 60.0
-    assert ci.capacity_rps == pytest.approx(60.0 / 200.0)
+    assert ci.capacity_rps == pytest.approx(50.0 / 200.0)
     assert ci.model_capacity_rps is None  # the model says it cannot meet the 490 ms server budget
     assert ci.model_note is not None
     idle = re.search(r"idle-replica TTFT (\d+) ms > server budget 490 ms", ci.model_note)
     assert idle and int(idle.group(1)) > 1000  # the model's ~1.1 s against the measured 300 ms
     assert ci.model_ttft_ms is not None and ci.model_ttft_ms > 1000.0  # model at the measured load
-    assert ci.batch == 4  # Little's law: 0.3 req/s x (0.3 s + 199 x 0.06 s) = 3.7 running
+    assert ci.batch == 4  # Little's law: 0.25 req/s x (0.3 s + 199 x 0.06 s) = 3.06 running
 
 
 def test_measured_l4_case_solves_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +93,7 @@ def test_measured_l4_case_solves_end_to_end(tmp_path: Path, capsys: pytest.Captu
     assert plan.status == "optimal" and plan.deployments
     for d in plan.deployments:
         assert d.gpu == "l4" and d.predicted.measured
-        assert d.predicted.ttft_ms == 300.0 and d.predicted.capacity_rps == pytest.approx(0.3)
+        assert d.predicted.ttft_ms == 300.0 and d.predicted.capacity_rps == pytest.approx(0.25)
     assert all(f.ttft_ms == pytest.approx(310.0) for f in plan.routing)
 
 
@@ -154,3 +154,24 @@ def test_plan_and_explain_show_the_models_estimate_beside_the_measurement(
     assert main(["explain", str(out)]) == 0
     text = capsys.readouterr().out
     assert "measured; model: cannot meet targets" in text
+
+
+def test_measured_rate_implying_more_sequences_than_the_engine_runs_is_capped_at_its_limit() -> None:
+    """300 req/s x (0.05 s + 199 x 0.03 s) = 1806 running sequences by Little's law, above vLLM's 256:
+    the measurement is admitted, and the batch the plan exports is vLLM's limit, never above it."""
+    loaded = load_problem(DATA / "small.yaml")
+    p = loaded.problem
+    m = MeasuredThroughput(
+        gpu="h100_sxm",
+        precision="fp8",
+        tensor_parallel=1,
+        output_tokens_per_s_per_replica=60000.0,
+        ttft_ms=50.0,
+        tpot_ms=30.0,
+    )
+    wl = tuple(w.model_copy(update={"measured": (m,)}) if w.id == "chat_small" else w for w in p.workloads)
+    cs = build_candidates(p.model_copy(update={"workloads": wl}), loaded.catalog, prune=False)
+    hits = [c for c in cs.info.values() if c.measured]
+    assert hits and all(c.capacity_rps == pytest.approx(300.0) for c in hits)
+    assert all(c.batch == c.engine_max_num_seqs == 256 for c in hits)
+    assert all(c.batch <= c.engine_max_num_seqs for c in cs.info.values())

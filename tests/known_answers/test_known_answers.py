@@ -354,12 +354,13 @@ def test_catalog_price_used_by_ka24(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_predicted_capacity_from_perf_predict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Capacity from the performance model: read `perf predict --json` at the solver's TTFT budget
-    (target 1000 ms - 10 ms RTT = 990 ms) and TPOT target, then derive by hand:
+    (target 1000 ms - 10 ms RTT = 990 ms) and TPOT target, with the engine the planner costs an H100
+    with (vLLM, the default engine off Apple silicon), then derive by hand:
     replicas = ceil(demand x (1 + headroom) / (capacity x utilization)), cost = replicas x $2.50 x 730 h.
     """
     capsys.readouterr()
     argv = ["perf", "predict", "--model", "llama_3_1_8b", "--gpu", "h100_sxm", "--precision", "bf16"]
-    argv += ["--tp", "1", "--input-tokens", "500", "--output-tokens", "250"]
+    argv += ["--tp", "1", "--input-tokens", "500", "--output-tokens", "250", "--engine", "vllm"]
     assert main([*argv, "--ttft-ms", "990", "--tpot-ms", "100", "--json"]) == 0
     capacity_rps = json.loads(capsys.readouterr().out)["requests_per_s"]
     demand_rps, headroom, utilization = 300.0, 0.1, 0.8

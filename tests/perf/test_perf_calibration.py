@@ -43,14 +43,17 @@ def test_calibration_records_the_data_file_hash() -> None:
 def test_split_is_reproducible_disjoint_and_complete() -> None:
     shared = (DATA_DIR / "published_benchmarks.csv").read_text(encoding="utf-8")
     extra = (DATA_DIR / "extra_published.csv").read_text(encoding="utf-8")
-    cal, gen = split(shared, extra)
+    added = (DATA_DIR / "split_published.csv").read_text(encoding="utf-8")
+    cal, gen = split(shared, extra, added)
     assert cal == (DATA_DIR / "calibration_set.csv").read_text(encoding="utf-8")
     assert gen == (DATA_DIR / "generalization_set.csv").read_text(encoding="utf-8")
     cal_rows = cal.splitlines()[1:]
     gen_rows = gen.splitlines()[1:]
     assert not set(cal_rows) & set(gen_rows)
-    assert len(cal_rows) + len(gen_rows) == len(shared.splitlines()) - 1 + len(extra.splitlines()) - 1
+    n_in = sum(len(t.splitlines()) - 1 for t in (shared, extra, added))
+    assert len(cal_rows) + len(gen_rows) == n_in
     assert len(cal_rows) >= 30 and len(gen_rows) >= 30
+    assert set(extra.splitlines()[1:]) <= set(gen_rows)  # every extra row is held out
 
 
 def test_one_measured_run_never_straddles_the_split() -> None:
@@ -64,6 +67,26 @@ def test_one_measured_run_never_straddles_the_split() -> None:
         return {tuple(r[c] for c in KEY_COLUMNS) for r in rows}
 
     assert not keys("calibration_set.csv") & keys("generalization_set.csv")
+
+
+def test_one_configuration_of_the_split_file_never_straddles_the_split() -> None:
+    """All sequence lengths of one added configuration land on the same side (rule 3)."""
+    import csv
+    import io
+
+    from optimizer.perf.split import CONFIG_KEY_COLUMNS
+
+    added = {
+        tuple(r[c] for c in CONFIG_KEY_COLUMNS)
+        for r in csv.DictReader(io.StringIO((DATA_DIR / "split_published.csv").read_text(encoding="utf-8")))
+    }
+
+    def keys(name: str) -> set[tuple[str, ...]]:
+        rows = csv.DictReader(io.StringIO((DATA_DIR / name).read_text(encoding="utf-8")))
+        return {tuple(r[c] for c in CONFIG_KEY_COLUMNS) for r in rows} & added
+
+    cal, gen = keys("calibration_set.csv"), keys("generalization_set.csv")
+    assert cal and gen and not cal & gen
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared calibration directory not present")

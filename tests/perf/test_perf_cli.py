@@ -263,5 +263,5 @@ def test_validate_markdown_lists_every_row_of_both_files(capsys: pytest.CaptureF
     assert main(["perf", "validate", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert "### calibration" in out and "### generalization" in out
-    assert out.count("Scored 34 of 34 rows.") == 1 and "Scored 44 of 44 rows." in out
+    assert out.count("Scored 65 of 65 rows.") == 1 and "Scored 49 of 49 rows." in out
     assert "| hardware family |" in out and "| engine |" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -40,18 +41,32 @@ def test_erlang_c_matches_known_values_and_the_large_c_limit() -> None:
     case=st.sampled_from(CASES),
 )
 def test_ttft_rises_with_utilization(u1, u2, i, o, case) -> None:  # type: ignore[no-untyped-def]
-    """Mean TTFT never falls as utilisation rises. The tails may dip by at most 2 %: the prefill
-    queue's load is the prefill share of a round, which for MoE models at tiny prompts and low load
-    falls slightly as decode steps touch more experts (seen: Mixtral, 16-token prompts, p99 -0.9 %
-    between 5.5 % and 6.3 % utilisation; documented in docs/performance-model.md)."""
+    """TTFT never falls as utilisation rises, at the mean and at p90 / p99 alike (the prefill
+    queue's load is the arrival rate x a prompt's prefill compute time, monotone in load; 1e-9 is
+    floating-point noise of the rate bisection, not an allowance)."""
     model, prec, tp = case
     s = _server(model, prec, tp, i, o)
     top = s.max_throughput().requests_per_s
     lo, hi = sorted((u1, u2))
     a, b = s.at_rate(lo * top), s.at_rate(hi * top)
-    assert b.ttft_at("mean") >= a.ttft_at("mean") * (1 - 1e-6), (lo, hi)
-    for p in ("p90", "p99"):
-        assert b.ttft_at(p) >= a.ttft_at(p) * (1 - 0.02), (p, lo, hi)  # type: ignore[arg-type]
+    for p in ("mean", "p90", "p99"):
+        assert b.ttft_at(p) >= a.ttft_at(p) * (1 - 1e-9), (p, lo, hi)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("case", CASES, ids=["llama8b", "llama70b", "mixtral"])
+@pytest.mark.parametrize(("i", "o"), [(16.0, 64.0), (16.0, 300.0), (4000.0, 300.0)])
+def test_tail_ttft_is_monotone_on_a_fine_load_sweep(case, i, o) -> None:  # type: ignore[no-untyped-def]
+    """Every statistic of TTFT rises with load on a sweep in 0.5 % steps, including the former MoE
+    low-load dip: while the prefill queue's load was the prefill share of a round, Mixtral 8x7B FP8
+    TP2 with 16-token prompts and 64-token outputs had p99 TTFT fall 2.3 % between 2.0 % and 2.2 %
+    utilisation (that formula fails this test)."""
+    model, prec, tp = case
+    s = _server(model, prec, tp, i, o)
+    top = s.max_throughput().requests_per_s
+    points = [s.at_rate(u / 200.0 * top) for u in range(1, 200)]
+    for p in ("mean", "p90", "p99"):
+        values = [pt.ttft_at(p) for pt in points]  # type: ignore[arg-type]
+        assert all(b >= a * (1 - 1e-9) for a, b in itertools.pairwise(values)), p
 
 
 def test_ttft_rises_sharply_near_saturation() -> None:
