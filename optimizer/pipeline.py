@@ -16,8 +16,8 @@ from optimizer.candidates import CandidateSet, EvaluationCache, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.diagnosis import solve_diagnosed
-from optimizer.errors import OptimizerError
-from optimizer.loading.problem_file import load_problem
+from optimizer.errors import InputError, OptimizerError
+from optimizer.loading.problem_file import LoadedProblem, load_problem
 from optimizer.model import FleetData, build_model
 from optimizer.model.diagnose import precheck
 from optimizer.model.restrict import restrict_fleet, serverless_only_usd
@@ -111,9 +111,19 @@ def solve_problem(
     return PlanResult(problem, catalog, cset, sol, plan, timings)
 
 
+def solve_loaded(
+    loaded: LoadedProblem, opts: SolveOptions | None = None, *, cache: EvaluationCache | None = None
+) -> PlanResult:
+    """`solve_problem` for a loaded problem file: an input issue found after loading (say, while
+    generating candidates) names the file and the line of its field path, like the loader's own."""
+    try:
+        return solve_problem(loaded.problem, loaded.catalog, opts, cache=cache)
+    except InputError as exc:
+        raise loaded.locate(exc) from None
+
+
 def solve_file(path: str | Path, opts: SolveOptions | None = None) -> PlanResult:
-    loaded = load_problem(path)
-    return solve_problem(loaded.problem, loaded.catalog, opts)
+    return solve_loaded(load_problem(path), opts)
 
 
 # ----------------------------------------------------------------------------------------------

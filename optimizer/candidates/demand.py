@@ -16,8 +16,9 @@ def tokens_per_request(w: Workload) -> tuple[float, float]:
     return w.request.mean_input_tokens, w.request.mean_output_tokens
 
 
-def daily_requests(w: Workload) -> float:
-    """Requests per day from whichever volume the workload states."""
+def daily_requests(w: Workload, where: str | None = None) -> float:
+    """Requests per day from whichever volume the workload states (`where`: the workload's path in
+    the problem, `workloads[i]`, for messages)."""
     d = w.demand
     if d.requests_per_day is not None:
         return d.requests_per_day
@@ -27,10 +28,17 @@ def daily_requests(w: Workload) -> float:
     if not w.request.audio_seconds:
         raise InputError(
             InputIssue(
-                f"workloads[{w.id}].request.audio_seconds", "audio_hours_per_day needs request.audio_seconds"
+                f"{where or 'workloads'}.request.audio_seconds",
+                f"workload {w.id}: audio_hours_per_day needs request.audio_seconds",
             )
         )
     return d.audio_hours_per_day * 3600.0 / w.request.audio_seconds
+
+
+def workload_path(problem: Problem, w: Workload) -> str:
+    """The workload's path in the problem document, `workloads[i]` (as the loader cites it)."""
+    index = next((i for i, x in enumerate(problem.workloads) if x.id == w.id), None)
+    return f"workloads[{index}]" if index is not None else "workloads"
 
 
 def profile_factors(problem: Problem, w: Workload) -> list[float]:
@@ -45,7 +53,13 @@ def profile_factors(problem: Problem, w: Workload) -> list[float]:
         raw = [float(v) for v in prof]
     mean = sum(v * p.hours_per_day for v, p in zip(raw, periods, strict=True)) / 24.0
     if mean <= 0:
-        raise InputError(InputIssue(f"workloads[{w.id}].demand.profile", "profile weights are all zero"))
+        raise InputError(
+            InputIssue(
+                f"{workload_path(problem, w)}.demand.profile",
+                f"workload {w.id}: the profile weights are all zero; "
+                "give positive weights where there is traffic",
+            )
+        )
     return [v / mean for v in raw]
 
 
@@ -59,7 +73,7 @@ def demand_rps(problem: Problem, w: Workload) -> dict[tuple[str, str, str], floa
     (only positive rates)."""
     periods = problem.period_list()
     regions = {r.id: r for r in problem.user_regions}
-    per_day = daily_requests(w)
+    per_day = daily_requests(w, workload_path(problem, w))
     factors = profile_factors(problem, w)
     out: dict[tuple[str, str, str], float] = {}
     for r_id, share in w.demand.region_split.items():

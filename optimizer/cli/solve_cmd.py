@@ -13,7 +13,7 @@ from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
 from optimizer.cli.validate_cmd import add_catalog_dir_option
 from optimizer.errors import ExitCode, InputError
 from optimizer.outputs import check_output_path
-from optimizer.pipeline import SolveOptions, solve_problem
+from optimizer.pipeline import SolveOptions, solve_loaded
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
 from optimizer.schema.plan import Plan
 from optimizer.schema.types import MAX_THREADS, MAX_TIME_LIMIT_S
@@ -79,7 +79,7 @@ def run_solve(args: argparse.Namespace) -> int:
         msg=args.solver_log,
     )
     loaded = load_with_overrides(args.problem, args)
-    result = solve_problem(loaded.problem, loaded.catalog, opts)
+    result = solve_loaded(loaded, opts)
     plan = result.plan
     if args.output is not None:
         write_plan(plan, args.output)

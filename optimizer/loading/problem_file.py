@@ -67,6 +67,11 @@ class LoadedProblem:
         line = self.line_of(path)
         return f"{self.source}:{line}" if line is not None else self.source
 
+    def locate(self, exc: InputError) -> InputError:
+        """`exc` with every issue that names no file placed in this problem's file, at the line of its
+        path: for issues found after loading (candidate generation), which know only the path."""
+        return InputError(placed(exc.issues, self.lines, self.source), omitted=exc.omitted)
+
 
 def build_catalog(
     problem: Problem,

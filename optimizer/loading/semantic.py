@@ -232,6 +232,7 @@ def check_offers(ctx: _Context) -> None:
         for c in (p.purchase_options.committed_1y, p.purchase_options.committed_3y)
     )
     for s, site in enumerate(p.sites):
+        first_offer: dict[str, int] = {}
         for o, offer in enumerate(site.offers):
             path = f"sites[{s}].offers[{o}]"
             gpu = ctx.catalog.find_gpu(offer.gpu)
@@ -239,6 +240,14 @@ def check_offers(ctx: _Context) -> None:
                 ctx.error(f"{path}.gpu", _unknown(ctx, "gpu", offer.gpu))
             else:
                 ctx.offer_gpus[(s, o)] = gpu
+                if gpu.id in first_offer:
+                    ctx.error(
+                        f"{path}.gpu",
+                        f"site {site.id!r} already offers {gpu.id} "
+                        f"(sites[{s}].offers[{first_offer[gpu.id]}]); "
+                        "list each GPU once per site, with all its prices in one offer",
+                    )
+                first_offer.setdefault(gpu.id, o)
             for option in _PRICE_FIELDS:
                 price = getattr(offer.prices, option.value)
                 if price is None or option in allowed:

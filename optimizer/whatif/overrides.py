@@ -29,7 +29,7 @@ import json
 import re
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -434,7 +434,7 @@ def validate_document(
     Issues cite the source file, with the line of the nearest part of the path present in it, and say
     when the document was edited by overrides."""
     try:
-        return parse_problem_text(
+        loaded = parse_problem_text(
             json.dumps(data),
             source.filename,
             base_dir=source.base_dir,
@@ -452,6 +452,12 @@ def validate_document(
             for i in exc.issues
         ]
         raise InputError(issues) from None
+    # The edited document was parsed from one line of JSON: cite the source file's lines instead.
+    warnings = tuple(
+        w if w.file not in (source.filename, None) else replace(w, line=_line(source, w.path))
+        for w in loaded.warnings
+    )
+    return replace(loaded, lines=source.lines, warnings=warnings)
 
 
 def _line(source: ProblemSource, path: str) -> int | None:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from optimizer.candidates import EvaluationCache
 from optimizer.errors import ExitCode, InfeasibleError, InputError, OptimizerError
-from optimizer.pipeline import SolveOptions, solve_problem
+from optimizer.pipeline import SolveOptions, solve_loaded
 from optimizer.whatif.overrides import ProblemSource, validate_document
 from optimizer.whatif.summary import plan_row
 
@@ -115,7 +115,7 @@ def run_scenario(task: ScenarioTask) -> ScenarioOutcome:
             catalog_dirs=task.catalog_dirs,
         )
         loaded = validate_document(source, task.data, edited=task.edited)
-        result = solve_problem(loaded.problem, loaded.catalog, task.options, cache=sweep_cache(task.sweep_id))
+        result = solve_loaded(loaded, task.options, cache=sweep_cache(task.sweep_id))
         figures: dict[str, Any] = plan_row(result.plan)
         if task.keep_plan:
             plan_data = result.plan.model_dump(mode="json")
