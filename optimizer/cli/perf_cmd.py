@@ -7,7 +7,10 @@
   format) and report per-row errors, skipped rows with reasons, and per-metric APE summaries.
 - `calibrate`: re-fit the family efficiencies (same as `python -m optimizer.perf.calibrate`).
 
-Invalid input (unknown names, conflicting flags, malformed CSV) raises InputError: exit 2.
+Invalid input (unknown names, conflicting flags, malformed CSV) raises InputError: exit 2. A
+configuration that does not fit in memory, or has no capacity meeting the latency targets, is still
+shown (memory table, or the JSON document with `fits`/`reason`) and exits 3 with the reason and a fix
+on stderr.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -234,8 +238,24 @@ def run_predict(args: argparse.Namespace) -> int:
                 {**ident, "mode": pred.mode, "overloaded": pred.overloaded, **cap}, indent=2, allow_nan=False
             )
         )
-        return int(ExitCode.OK)
-    _print_prediction(ident, pred)
+    else:
+        _print_prediction(ident, pred)
+    return _verdict(ident, pred)
+
+
+def _verdict(ident: dict[str, Any], pred: Prediction) -> int:
+    """Exit 3 (infeasible), with the reason and a fix on stderr, when the configuration cannot serve:
+    it does not fit in memory, or no batch meets the latency targets; 0 otherwise."""
+    cap = pred.capacity
+    what = f"{ident['model']} on {ident['tp']} x {ident['gpu']} at {ident['precision']}"
+    if not cap.fits:
+        fix = "use a larger --tp, a lower-precision --precision, a GPU with more memory, or shorter requests"
+        print(f"infeasible: {what} does not fit: {cap.reason}; {fix}", file=sys.stderr)
+        return int(ExitCode.INFEASIBLE)
+    if cap.requests_per_s <= 0:
+        fix = "relax --ttft-ms/--tpot-ms, or try a faster GPU or a larger --tp"
+        print(f"infeasible: {what} has no capacity: {cap.reason}; {fix}", file=sys.stderr)
+        return int(ExitCode.INFEASIBLE)
     return int(ExitCode.OK)
 
 
@@ -260,12 +280,8 @@ def _print_prediction(ident: dict[str, Any], pred: Prediction) -> None:
     mem.add_row("KV in use at operating point", _fmt(cap.kv_gb_per_gpu, 2))
     mem.add_row("total in use (weights + reserve + KV)", _fmt(cap.memory_gb_per_gpu, 2))
     console.print(mem)
-    if not cap.fits:
-        console.print(f"[bold red]does not fit:[/] {cap.reason}")
-        return
-    if cap.requests_per_s <= 0:
-        console.print(f"[bold yellow]no capacity:[/] {cap.reason}")
-        return
+    if not cap.fits or cap.requests_per_s <= 0:
+        return  # `_verdict` says why on stderr (exit 3)
     op = Table(title="operating point (one replica)", show_header=True)
     op.add_column("quantity")
     op.add_column("value", justify="right")

@@ -84,9 +84,11 @@ def test_predict_not_fitting_is_reported(capsys: pytest.CaptureFixture[str]) -> 
         "10",
         "--json",
     ]
-    assert main(args) == 0
-    doc = json.loads(capsys.readouterr().out)
+    assert main(args) == 3  # infeasible: the document still says why, stderr says how to fix it
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
     assert doc["fits"] is False and doc["reason"] and doc["requests_per_s"] == 0
+    assert "does not fit" in captured.err and "--tp" in captured.err
 
 
 @pytest.mark.parametrize(
