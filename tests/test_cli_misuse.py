@@ -4,6 +4,7 @@ code (0 ok, 1 not proven optimal, 2 invalid input, 3 infeasible, 4 internal), ne
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,46 @@ def test_perf_predict_that_fits_exits_0(capsys: pytest.CaptureFixture[str]) -> N
     captured = capsys.readouterr()
     assert json.loads(captured.out)["requests_per_s"] > 0 and "infeasible" not in captured.err
 
+
+KA11 = Path(__file__).resolve().parent / "known_answers" / "problems" / "ka11_max_gpu_types.yaml"
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        (["--scale-price", "l40s=0.99"], "the plan uses no l40s GPUs, so"),
+        (["--scale-price", "L40S=0.99"], "the plan uses no l40s GPUs, so"),  # an alias
+        (["--set", "sites.us_site.offers.l40s.prices.on_demand=0.99"], "uses no l40s GPUs at us_site"),
+        (["--set", "sites[0].offers[1].prices.on_demand*=0.9"], "uses no l40s GPUs at us_site"),
+    ],
+)
+def test_price_override_on_a_gpu_the_plan_does_not_use_is_noted(
+    capsys: pytest.CaptureFixture[str], override: list[str], fragment: str
+) -> None:
+    """ka11 serves both workloads on H100s; a 1 % cheaper L40S still loses, so the override changes
+    nothing: stderr says so (it used to say nothing), the exit code stays 0."""
+    capsys.readouterr()
+    assert main(["solve", str(KA11), "-q", *override]) == 0
+    err = capsys.readouterr().err
+    assert "note: override" in err and fragment in err and "GPU types in the plan: h100_sxm" in err, err
+
+
+def test_price_override_on_a_used_gpu_has_no_note(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["solve", str(KA11), "-q", "--scale-price", "h100_sxm=0.9"]) == 0
+    assert "note: override" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("h100_sxn=0.5", "unknown GPU 'h100_sxn'; did you mean 'h100_sxm'"),
+        ("a100_80gb=0.5", "a100_80gb is not offered at any site of this problem (offered: h100_sxm, l40s)"),
+    ],
+)
+def test_price_override_on_an_unknown_or_unoffered_gpu_is_exit_2(
+    capsys: pytest.CaptureFixture[str], override: str, fragment: str
+) -> None:
+    capsys.readouterr()
+    assert main(["solve", str(KA11), "-q", "--scale-price", override]) == 2
+    assert fragment in capsys.readouterr().err

@@ -9,9 +9,10 @@ from typing import Any
 
 from rich.console import Console
 
-from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides
+from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides, overrides_from_args
 from optimizer.cli.validate_cmd import add_catalog_dir_option
 from optimizer.errors import ExitCode, InputError
+from optimizer.loading.problem_file import LoadedProblem
 from optimizer.outputs import check_output_path
 from optimizer.pipeline import SolveOptions, solve_loaded
 from optimizer.report import dump_plan, print_explanations, print_summary, write_plan
@@ -81,6 +82,8 @@ def run_solve(args: argparse.Namespace) -> int:
     loaded = load_with_overrides(args.problem, args)
     result = solve_loaded(loaded, opts)
     plan = result.plan
+    for note in unused_price_notes(loaded, plan, args):
+        print(note, file=sys.stderr)
     if args.output is not None:
         write_plan(plan, args.output)
     if args.format == "table" and args.quiet:
@@ -106,6 +109,33 @@ def run_solve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return int(ExitCode.OK if plan.status == "optimal" else ExitCode.NOT_PROVEN_OPTIMAL)
+
+
+def unused_price_notes(loaded: LoadedProblem, plan: Plan, args: argparse.Namespace) -> list[str]:
+    """A note for each price override (`--scale-price GPU=F`, `--set ...offers.GPU.prices...`) on a GPU
+    type the plan does not use: the change left the plan's fleet and cost as they would be without it.
+    """
+    overrides = overrides_from_args(args)
+    if not overrides:
+        return []
+    from optimizer.whatif.overrides import priced_gpus
+
+    used = {(d.site, d.gpu) for d in plan.deployments}
+    gpus = sorted({g for _, g in used})
+    data = loaded.problem.model_dump(mode="json")
+    notes: list[str] = []
+    for text, gpu, site in dict.fromkeys(priced_gpus(data, overrides, loaded.catalog)):
+        if site is None and gpu not in gpus:
+            where = ""
+        elif site is not None and (site, gpu) not in used:
+            where = f" at {site}"
+        else:
+            continue
+        notes.append(
+            f"note: override {text!r}: the plan uses no {gpu} GPUs{where}, so this price change does not "
+            f"affect its fleet or cost (GPU types in the plan: {', '.join(gpus) or 'none'})"
+        )
+    return notes
 
 
 def next_steps(output: Path | None) -> str:

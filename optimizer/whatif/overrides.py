@@ -627,3 +627,39 @@ def apply_overrides(
         return source.base(), ()
     edited = edit_document(source, overrides)
     return validate_document(source, edited.data), edited.notes
+
+
+_PRICE_KEYS = frozenset({"prices", "catalog_prices", "capital_usd_per_gpu"})
+
+
+def priced_gpus(
+    data: Mapping[str, Any], overrides: Sequence[Override], catalog: Catalog
+) -> list[tuple[str, str, str | None]]:
+    """(override text, GPU id, site id or None for every site) for every override that changes the
+    price of one GPU type: `--scale-price GPU=F`, and `--set`/`*=` on an offer's `prices`,
+    `catalog_prices` or `capital_usd_per_gpu` (`sites.S.offers.GPU.prices.on_demand=1.5`). `data` is
+    the edited document (paths resolve against it); an override whose path no longer resolves is
+    skipped."""
+    out: list[tuple[str, str, str | None]] = []
+    for ov in overrides:
+        text = ov.text or ov.label()
+        if isinstance(ov, ScalePrice):
+            spec = catalog.find_gpu(ov.gpu) if ov.gpu is not None else None
+            if spec is not None:
+                out.append((text, spec.id, None))
+        elif isinstance(ov, SetValue | ScaleValue):
+            try:
+                keys = resolve(data, ov.path, text, catalog).keys
+            except OverrideError:
+                continue
+            if len(keys) < 5 or keys[0] != "sites" or keys[2] != "offers" or keys[4] not in _PRICE_KEYS:
+                continue
+            try:
+                site = data["sites"][keys[1]]
+                offer = site["offers"][keys[3]]
+            except (KeyError, IndexError, TypeError):
+                continue
+            spec = catalog.find_gpu(str(offer.get("gpu"))) if isinstance(offer, Mapping) else None
+            if spec is not None:
+                out.append((text, spec.id, str(site.get("id"))))
+    return out
