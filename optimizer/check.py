@@ -305,8 +305,9 @@ def check_latency_and_placement(v: _View) -> list[str]:
 
 
 def check_shares(v: _View) -> list[str]:
-    """Model routing: traffic to a capped model <= share x need; serverless only where allowed and
-    <= max share x need; unmet only where shortfall is allowed."""
+    """Model routing: traffic to a capped model <= share x need (demand with headroom); serverless
+    only where allowed and <= max share x demand (demand units, no headroom: the model's rule, since
+    headroom protects GPU capacity only); unmet only where shortfall is allowed."""
     out = []
     by_group: dict[tuple[str, str, str, str], float] = defaultdict(float)
     for f in v.plan.routing:
@@ -320,8 +321,13 @@ def check_shares(v: _View) -> list[str]:
         wl = v.workloads[x.workload]
         if not wl.serverless_allowed and x.rps > ABS_TOL_RPS:
             out.append(f"serverless: {x.workload} is not allowed serverless traffic")
-        elif not _le(x.rps, wl.serverless_max_share * v.need((x.workload, x.region, x.period))):
-            out.append(f"serverless: {x.workload} {x.region} {x.period}: {x.rps:.4f} rps > max share")
+        else:
+            cap = wl.serverless_max_share * v.demand.get((x.workload, x.region, x.period), 0.0)
+            if not _le(x.rps, cap):
+                out.append(
+                    f"serverless: {x.workload} {x.region} {x.period}: {x.rps:.4f} rps > max share "
+                    f"{wl.serverless_max_share:g} x demand = {cap:.4f} rps"
+                )
     for u in v.plan.unmet:
         if v.workloads[u.workload].shortfall_usd_per_request is None and u.rps > ABS_TOL_RPS:
             out.append(

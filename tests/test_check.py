@@ -67,3 +67,29 @@ def test_packing_violation_is_caught(small_result: PlanResult) -> None:
         for h in p.instances
     ]
     assert any(v.startswith("packing:") for v in check_plan(_mutate(p, instances=inst)))
+
+
+def test_serverless_above_max_share_of_demand_is_caught() -> None:
+    """ka23: max_share 0.4 of 60 rps demand = 24 rps (no headroom; the model's rule). A plan sending
+    24 x 1.1 = 26.4 rps serverless breaks it, although it is within 0.4 x 60 x 1.25 = 30 rps of need
+    (the looser bound the checker used to apply); exactly 24 rps (within tolerance) passes."""
+    from pathlib import Path
+
+    from optimizer.pipeline import SolveOptions, solve_file
+
+    path = Path(__file__).parent / "known_answers" / "problems" / "ka23_serverless_share_headroom.yaml"
+    p = solve_file(path, SolveOptions(baselines=False)).plan
+    assert check_plan(p) == []
+    (sv,) = p.serverless
+    assert abs(sv.rps - 21.6) < 1e-6
+
+    def with_serverless(rps: float) -> list[str]:
+        return [
+            m
+            for m in check_plan(_mutate(p, serverless=[sv.model_copy(update={"rps": rps})]))
+            if m.startswith("serverless:")
+        ]
+
+    assert with_serverless(24.0 * (1 + 1e-9)) == []
+    (msg,) = with_serverless(26.4)
+    assert "max share 0.4 x demand = 24.0000 rps" in msg
