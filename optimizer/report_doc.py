@@ -56,7 +56,17 @@ class CapacityRow:
     capacity_rps: float
     """Usable fleet capacity: sum of replicas x capacity x site utilisation x spot availability."""
     serverless_rps: float
+    """Traffic sent to the serverless API, requests/s (demand units, as in the plan and its cost)."""
     unmet_rps: float
+    """Demand left unserved, requests/s (demand units)."""
+    headroom: float = 0.0
+    """The workload's headroom h: serverless and unmet traffic carry none, so each of their req/s
+    stands for (1 + h) req/s of `demand_rps`."""
+
+    @property
+    def covered_rps(self) -> float:
+        """What covers `demand_rps`, as the MIP counts it: capacity + (1 + h) x (serverless + unmet)."""
+        return self.capacity_rps + (1.0 + self.headroom) * (self.serverless_rps + self.unmet_rps)
 
 
 def capacity_by_period(plan: Plan) -> dict[str, list[CapacityRow]]:
@@ -81,7 +91,9 @@ def capacity_by_period(plan: Plan) -> dict[str, list[CapacityRow]]:
         unm[(r.workload, r.period)] += r.rps
     return {
         w.id: [
-            CapacityRow(p.id, dem[(w.id, p.id)], cap[(w.id, p.id)], sls[(w.id, p.id)], unm[(w.id, p.id)])
+            CapacityRow(
+                p.id, dem[(w.id, p.id)], cap[(w.id, p.id)], sls[(w.id, p.id)], unm[(w.id, p.id)], head[w.id]
+            )
             for p in plan.periods
         ]
         for w in plan.workloads
@@ -294,10 +306,24 @@ def capacity_chart_svg(plan: Plan, workload: str, rows: list[CapacityRow]) -> st
         ms=3,
         label="demand x (1 + headroom)",
     )
+    # Serverless and unmet traffic carry no headroom: drawn x (1 + h), in the units of the demand line.
+    scaled = "" if all(r.headroom == 0 for r in rows) else " x (1 + headroom)"
     if any(r.serverless_rps > 0 for r in rows):
-        ax.bar(x, [r.serverless_rps for r in rows], color="#9ae6b4", label="serverless", alpha=0.8)
+        ax.bar(
+            x,
+            [r.serverless_rps * (1.0 + r.headroom) for r in rows],
+            color="#9ae6b4",
+            label="serverless" + scaled,
+            alpha=0.8,
+        )
     if any(r.unmet_rps > 0 for r in rows):
-        ax.bar(x, [r.unmet_rps for r in rows], color="#feb2b2", label="unmet", alpha=0.8)
+        ax.bar(
+            x,
+            [r.unmet_rps * (1.0 + r.headroom) for r in rows],
+            color="#feb2b2",
+            label="unmet" + scaled,
+            alpha=0.8,
+        )
     ax.set_xticks(x)
     ax.set_xticklabels([r.period for r in rows], rotation=90 if len(rows) > 8 else 0, fontsize=8)
     ax.set_ylabel("requests / s")
@@ -327,10 +353,9 @@ class Section:
 
 
 def _lowest_coverage(rows: list[CapacityRow]) -> str:
-    """min over periods with demand of (capacity + serverless + unmet) / demand."""
-    ratios = [
-        (r.capacity_rps + r.serverless_rps + r.unmet_rps) / r.demand_rps for r in rows if r.demand_rps > 0
-    ]
+    """min over periods with demand of (capacity + (1 + h)(serverless + unmet)) / (demand x (1 + h)):
+    1.00 when the plan covers its demand exactly, as the MIP counts coverage."""
+    ratios = [r.covered_rps / r.demand_rps for r in rows if r.demand_rps > 0]
     return f"{min(ratios):.2f}" if ratios else "-"
 
 
@@ -418,10 +443,11 @@ def sections(plan: Plan) -> list[Section]:
         Section(
             "Capacity against demand over the day",
             "Usable capacity (replicas x predicted capacity x site utilisation x spot availability) "
-            "against demand with headroom, per period.",
+            "against demand with headroom, per period. Serverless and unmet traffic carry no headroom, "
+            "so each of their requests covers (1 + headroom) of it.",
             [
                 "workload",
-                "lowest (capacity + serverless + unmet) / demand",
+                "lowest (capacity + (1 + h)(serverless + unmet)) / (demand x (1 + h))",
                 "peak demand req/s",
                 "peak capacity req/s",
             ],
