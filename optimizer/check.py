@@ -434,6 +434,20 @@ def check_fleet_rules(v: _View) -> list[str]:
     return out
 
 
+def check_engine(v: _View) -> list[str]:
+    """Per deployment: 1 <= batch <= max_batch and max_num_seqs = batch (the engine never runs more
+    sequences than the plan's capacity assumes, nor more than fit)."""
+    out = []
+    for d in v.plan.deployments:
+        where = f"{d.candidate}@{d.site}/{d.purchase_option}"
+        p = d.predicted
+        if not 1 <= p.batch <= p.max_batch:
+            out.append(f"engine: {where}: batch {p.batch} outside [1, max_batch {p.max_batch}]")
+        if d.engine.max_num_seqs != p.batch:
+            out.append(f"engine: {where}: max_num_seqs {d.engine.max_num_seqs} != planned batch {p.batch}")
+    return out
+
+
 CHECKS: tuple[Callable[[_View], list[str]], ...] = (
     check_costs,
     check_workload_costs,
@@ -447,6 +461,7 @@ CHECKS: tuple[Callable[[_View], list[str]], ...] = (
     check_limits,
     check_spot,
     check_fleet_rules,
+    check_engine,
 )
 
 

@@ -68,7 +68,7 @@ def candidate_info(g: WorkloadGrid, b: Band, catalog: Catalog) -> CandidateInfo:
         capacity_rps=band.capacity_rps,
         output_tokens_per_s=band.output_tokens_per_s,
         batch=band.batch if band.batch is not None else cap.batch,
-        max_batch=cap.max_batch,
+        max_batch=band.max_batch if band.max_batch is not None else cap.max_batch,
         ttft_ms=band.ttft_ms,
         tpot_ms=band.tpot_ms,
         ttft_budget_ms=budget,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import cast
 
 from optimizer.candidates.grid import WorkloadGrid, mean_shape
@@ -297,10 +298,22 @@ def measured_band(
     TTFT <= budget and TPOT <= the TPOT limit; running sequences by Little's law,
     rate x (TTFT + (O - 1) TPOT), at most the engine's max_num_seqs (the exported engine runs at
     most that many; the measurement was taken within its engine's limit, while latencies the model
-    fills in at its own operating point can overstate the running sequences)."""
+    fills in at its own operating point can overstate the running sequences) and at most the model's
+    KV-fit maximum batch (the engine's max_num_seqs never exceeds what fits; that cap is noted).
+    Rejected (memory fit) whatever was measured when the weights alone exceed the GPU's memory: no
+    measurement changes that arithmetic."""
     w = g.workload
     shape = mean_shape(w)
     rps = m.output_tokens_per_s_per_replica / w.request.mean_output_tokens
+    cap = res[0][1].capacity
+    if cap.weights_gb_per_gpu > c.gpu.memory_gb:
+        return Rejected(
+            Rule.FIT,
+            f"measured, but its weights alone take {cap.weights_gb_per_gpu:.1f} GB per GPU, more "
+            f"than the {c.gpu.memory_gb:g} GB of {c.gpu.id}; check the measurement's gpu, precision and "
+            "tensor_parallel",
+            measured=True,
+        )
     if isinstance(model, Admitted):
         estimate = ModelEstimate(model.capacity_rps, model.ttft_ms, model.tpot_ms)
         why_none = ""
@@ -333,14 +346,28 @@ def measured_band(
         return Rejected(
             Rule.TPOT, f"TPOT {tpot:.4g} ms ({src}) > limit {limit:g} ms", ttft, tpot, measured=True
         )
-    batch = math.ceil(rps * (ttft + max(shape.output_tokens - 1.0, 0.0) * tpot) / 1e3 - 1e-9)
+    batch = max(math.ceil(rps * (ttft + max(shape.output_tokens - 1.0, 0.0) * tpot) / 1e3 - 1e-9), 1)
+    batch = min(batch, c.engine.max_num_seqs)
+    max_batch: int | None = None
+    if cap.fits and cap.max_batch >= 1:
+        if batch > cap.max_batch:
+            note = (
+                f"the measured rate implies {batch} sequences in flight (Little's law), more than the "
+                f"{cap.max_batch} whose KV cache fits by the model; max_num_seqs is capped at "
+                f"{cap.max_batch}: check the measurement's ttft_ms/tpot_ms"
+            )
+            estimate = replace(estimate, note=f"{estimate.note}; {note}" if estimate.note else note)
+            batch = cap.max_batch
+    else:
+        max_batch = batch  # the model finds no KV room: the measured operating point is the only limit
     return Admitted(
         rps,
         m.output_tokens_per_s_per_replica,
         ttft,
         tpot,
-        res[0][1].capacity,
+        cap,
         measured=True,
         model=estimate,
-        batch=min(max(batch, 1), c.engine.max_num_seqs),
+        batch=batch,
+        max_batch=max_batch,
     )

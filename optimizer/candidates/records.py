@@ -133,9 +133,12 @@ class Admitted:
     """Set when the values come from a measurement: the model's figures beside them."""
     batch: int | None = None
     """Running sequences at the operating point when it differs from `capacity.batch`
-    (measured: Little's law, rate x (TTFT + (O - 1) TPOT))."""
+    (measured: Little's law, rate x (TTFT + (O - 1) TPOT), at most the KV-fit maximum)."""
     point: PointMetrics | None = None
     """The model's operating point (None for measured figures)."""
+    max_batch: int | None = None
+    """Most running sequences when it differs from `capacity.max_batch` (measured, where the model
+    finds no KV room: the measured operating point)."""
 
 
 @dataclass(frozen=True, slots=True)
