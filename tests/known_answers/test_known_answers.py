@@ -218,6 +218,40 @@ CASES = [
         {"committed": 7_300.0, "on_demand": 5 * 4.0 * PEAK8_H},
     ),
     Case(
+        "ka26_budget_exact",
+        11 * 1 * 2.5 * MONTH_H,
+        {("chat", "us_site", H100, OD): {"day": 11}},
+        {"on_demand": 20_075.0},
+    ),
+    Case(
+        "ka27_committed_needs_full_day",
+        10 * 2.5 * PEAK8_H,
+        {("chat", "us_site", H100, OD): {"peak": 10, "offpeak": 0}},
+        {"on_demand": 6_083.333333333},
+        baselines={"on_demand_single_gpu": 10 * 2.5 * PEAK8_H},
+    ),
+    Case(
+        "ka28_residency_list",
+        3 * 2.5 * MONTH_H,
+        {("chat", "ch_site", H100, OD): {"day": 3}},
+        {"on_demand": 5_475.0},
+    ),
+    Case(
+        "ka29_shortfall_partial",
+        2 * 2.0 * MONTH_H + 4 * 3600 * MONTH_H * 750 / 1e6 * 0.10,
+        {("chat", "us_site", H100, OD): {"day": 2}},
+        {"on_demand": 2_920.0, "shortfall_penalty": 788.4},
+        unmet_share={"chat": 0.2},
+    ),
+    Case(
+        "ka30_shortfall_all",
+        20 * 3600 * MONTH_H * 750 / 1e6 * 0.01,
+        {},
+        {"shortfall_penalty": 394.2},
+        unmet_share={"chat": 1.0},
+        baselines={"serverless_only": None},
+    ),
+    Case(
         "ka17_dedicated",
         2 * 8 * 2.0 * MONTH_H,
         {("public", "us_site", H100, OD): {"day": 3}, ("private", "us_site", H100, OD): {"day": 3}},
@@ -385,3 +419,38 @@ def test_predicted_capacity_from_perf_predict(tmp_path: Path, capsys: pytest.Cap
     )
     assert_known_answer(plan, case)
     assert plan.deployments[0].predicted.capacity_rps == pytest.approx(capacity_rps, rel=1e-9)
+
+
+def test_budget_one_cent_short_is_infeasible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ka26 with a budget of $20,074.99: 11 replicas ($20,075.00) are over it and 10 cover 60 of the
+    62.4 rps of need; without shortfall this is infeasible (exit 3), and the diagnosis names the budget."""
+    text = (PROBLEMS / "ka26_budget_exact.yaml").read_text()
+    path = tmp_path / "short_budget.yaml"
+    path.write_text(text.replace("budget_usd_per_month: 20075", "budget_usd_per_month: 20074.99"))
+    capsys.readouterr()
+    assert main(["solve", str(path), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "budget of $20,074.99/month" in err and "workload 'chat'" in err, err
+
+
+def test_min_replica_per_active_site_makes_one_commitment_pay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ka27 with the default min_replicas_per_active_site = 1: the site must keep one replica off-peak
+    too, so one GPU runs all day and its commitment pays ($730 < on-demand 2.50 x 730 = $1,825):
+    1 x 730 + 9 x 2.50 x 243.333 = 730 + 5,475 = $6,205.00."""
+    text = (PROBLEMS / "ka27_committed_needs_full_day.yaml").read_text()
+    path = tmp_path / "min_one.yaml"
+    path.write_text(text.replace("policy:\n  min_replicas_per_active_site: 0\n", ""))
+    assert "min_replicas" not in path.read_text()
+    plan = solve_cli(path, capsys)
+    case = Case(
+        "min_one",
+        730.0 + 9 * 2.5 * PEAK8_H,
+        {
+            ("chat", "us_site", H100, C1Y): {"peak": 1, "offpeak": 1},
+            ("chat", "us_site", H100, OD): {"peak": 9, "offpeak": 0},
+        },
+        {"committed": 730.0, "on_demand": 9 * 2.5 * PEAK8_H},
+    )
+    assert_known_answer(plan, case)
