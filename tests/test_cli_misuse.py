@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,100 @@ def test_price_override_on_an_unknown_or_unoffered_gpu_is_exit_2(
     capsys.readouterr()
     assert main(["solve", str(KA11), "-q", "--scale-price", override]) == 2
     assert fragment in capsys.readouterr().err
+
+
+KA01 = Path(__file__).resolve().parent / "known_answers" / "problems" / "ka01_single_on_demand.yaml"
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("plan") / "plan.yaml"
+    assert main(["solve", str(KA01), "-q", "--no-baselines", "-o", str(path)]) == 0
+    return path
+
+
+PLAN_READERS = {
+    "plan validate": lambda plan, d: ["plan", "validate", plan],
+    "report": lambda plan, d: ["report", plan],
+    "explain": lambda plan, d: ["explain", plan],
+    "export": lambda plan, d: ["export", plan, "--to", "csv", "--out", str(d / "out")],
+    "diff": lambda plan, d: ["diff", plan, plan],
+}
+
+
+@pytest.mark.parametrize("command", PLAN_READERS)
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: d / "missing.yaml", "missing.yaml: file not found; write one with `optimizer solve"),
+        (lambda d: d, "not a regular file (a folder?)"),
+        (lambda d: _write(d / "binary.yaml", b"\xff\xfe\x00junk"), "not a text file (not UTF-8)"),
+        (lambda d: _write(d / "empty.yaml", b""), "not a plan file (no `kind: fleet_plan`)"),
+    ],
+    ids=["missing", "folder", "binary", "empty"],
+)
+def test_plan_readers_name_a_bad_path_plainly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, make: Any, fragment: str
+) -> None:
+    """Every command reading a plan says what is wrong with the path, without Python's errno text
+    (`cannot read plan: [Errno 21] Is a directory: ...` before)."""
+    argv = PLAN_READERS[command](str(make(tmp_path)), tmp_path)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Errno" not in err and "Traceback" not in err, err
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("out", "fmt", "fragment"),
+    [
+        ("report.pdf", [], "--out {out}: name the report .html or .md"),
+        ("report.md", ["--format", "html"], "--out {out} is a md name but --format is html"),
+    ],
+)
+def test_report_output_name_must_match_its_format(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    plan_file: Path,
+    out: str,
+    fmt: list[str],
+    fragment: str,
+) -> None:
+    """`report plan.yaml --out report.pdf` used to write HTML into report.pdf silently."""
+    target = tmp_path / out
+    capsys.readouterr()
+    assert main(["report", str(plan_file), "--out", str(target), *fmt]) == 2
+    assert fragment.format(out=target) in capsys.readouterr().err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("suffix", [".md", ".MD", ".markdown"])
+def test_report_markdown_follows_the_name(tmp_path: Path, plan_file: Path, suffix: str) -> None:
+    target = tmp_path / f"report{suffix}"
+    assert main(["report", str(plan_file), "--out", str(target)]) == 0
+    assert target.read_text().startswith("# Fleet plan: ka01_single_on_demand")
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (["validate", str(KA01), "--format", "json"], "usage: optimizer validate", "did you mean --json?"),
+        (["catalog", "gpus", "--format", "json"], "usage: optimizer catalog gpus", "did you mean --json?"),
+        (["plan", "validate", "x.yaml", "--format=json"], "usage: optimizer plan validate", "--json?"),
+        (["solve", str(KA01), "--time-limt", "5"], "usage: optimizer solve", "did you mean --time-limit?"),
+        (["solve", str(KA01), "second.yaml"], "usage: optimizer solve", ""),
+    ],
+)
+def test_unknown_arguments_show_the_commands_usage_and_a_close_flag(
+    capsys: pytest.CaptureFixture[str], argv: list[str], usage: str, hint: str
+) -> None:
+    """Unknown flags used to print the top-level usage (`optimizer [-h] [--version] COMMAND`) only."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert usage in err and "unrecognized arguments" in err and hint in err, err

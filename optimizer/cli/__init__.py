@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            _refuse_extras(parser, args, extras)
     except SystemExit as exc:  # argparse: usage errors are invalid input
         code = exc.code if isinstance(exc.code, int) else ExitCode.INVALID_INPUT
         return int(ExitCode.INVALID_INPUT) if code not in (0,) else 0
@@ -86,6 +88,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.INTERNAL_ERROR)
+
+
+def _refuse_extras(parser: argparse.ArgumentParser, args: argparse.Namespace, extras: list[str]) -> None:
+    """Unknown arguments: the usage of the command they were given to (not the top-level one), with a
+    close flag where there is one (`validate --format json` -> `--json`). Exits 2 through argparse."""
+    from optimizer.loading.messages import close_matches
+
+    command = parser
+    while True:
+        subs = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if not subs or name not in subs[0].choices:
+            break
+        command = subs[0].choices[name]
+    flags = [o for a in command._actions for o in a.option_strings if o.startswith("--")]
+    hints = []
+    for extra in extras:
+        flag = extra.split("=", 1)[0]
+        if not flag.startswith("--"):
+            continue
+        names = [f[2:] for f in flags]
+        close = ["json"] if flag == "--format" and "json" in names else close_matches(flag[2:], names)
+        if close:
+            hints.append(f"{flag}: did you mean --{close[0]}?")
+    command.error(f"unrecognized arguments: {' '.join(extras)}" + (f" ({'; '.join(hints)})" if hints else ""))
 
 
 class _StderrHandler(logging.Handler):

@@ -25,6 +25,10 @@ PLAN_SCHEMA_ID = f"https://fleet-optimizer.dev/schema/plan-v{PLAN_SCHEMA_VERSION
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_ISSUES = 20
 """Most structural errors listed per file (the rest are counted)."""
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+"""Largest plan file read, bytes (a plan of thousands of deployments and hourly routes is tens of MB)."""
+_PLAN_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_WRITE_ONE = "write one with `optimizer solve PROBLEM -o plan.yaml`"
 
 
 def register(sub: Any) -> None:
@@ -72,12 +76,9 @@ def load_plan_file(path: Path) -> Plan:
     a plan of another schema version gets one message saying which version and how to fix it.
     """
     name = str(path)
+    text = _read_plan_text(path, name)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(InputIssue("", f"cannot read plan: {exc}", file=name)) from None
-    try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        data = json.loads(text) if text.lstrip().startswith("{") else yaml.load(text, Loader=_PLAN_LOADER)
     except (yaml.YAMLError, ValueError) as exc:
         raise InputError(InputIssue("", f"not a YAML or JSON plan: {exc}", file=name)) from None
     except RecursionError:
@@ -109,6 +110,29 @@ def load_plan_file(path: Path) -> Plan:
         if len(errors) > MAX_ISSUES:
             issues.append(InputIssue("", f"... and {len(errors) - MAX_ISSUES} more errors", file=name))
         raise InputError(issues) from None
+
+
+def _read_plan_text(path: Path, name: str) -> str:
+    """The text of a plan file, or an `InputError` saying plainly what is wrong with the path."""
+
+    def fail(message: str) -> InputError:
+        return InputError(InputIssue("", message, file=name))
+
+    try:
+        if not path.exists():
+            raise fail(f"file not found; {_WRITE_ONE}")
+        if not path.is_file():
+            raise fail(f"not a regular file (a folder?); give a plan file, or {_WRITE_ONE}")
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise fail(f"the file is {size / 1e6:,.0f} MB, larger than the {MAX_PLAN_BYTES >> 20} MB limit")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise fail(f"not a text file (not UTF-8); plan files are YAML or JSON text; {_WRITE_ONE}") from None
 
 
 def run_plan_validate(args: argparse.Namespace) -> int:

@@ -33,9 +33,21 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run_report)
 
 
+_SUFFIX_FORMAT = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
 def run_report(args: argparse.Namespace) -> int:
+    if args.out is not None:  # refuse a bad output name before reading the plan
+        by_suffix = _SUFFIX_FORMAT.get(args.out.suffix.lower())
+        if by_suffix is None:
+            raise InputError(
+                f"--out {args.out}: name the report .html or .md (its format follows the name; "
+                "--format html|md without --out writes to stdout)"
+            )
+        if args.format is not None and args.format != by_suffix:
+            raise InputError(f"--out {args.out} is a {by_suffix} name but --format is {args.format}")
     plan = load_plan_file(args.plan)
-    fmt = args.format or ("md" if args.out is not None and args.out.suffix.lower() == ".md" else "html")
+    fmt = args.format or (_SUFFIX_FORMAT[args.out.suffix.lower()] if args.out is not None else "html")
     text = render_markdown(plan) if fmt == "md" else render_html(plan)
     if args.out is None:
         sys.stdout.write(text)

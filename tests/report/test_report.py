@@ -81,7 +81,7 @@ def test_report_cli_html_and_markdown(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert res.returncode == 2 and "cannot read plan" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "none.yaml: file not found" in res.stderr and "Traceback" not in res.stderr
 
 
 def png_distinct_colors(data: bytes) -> int:
