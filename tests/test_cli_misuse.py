@@ -38,6 +38,64 @@ def test_perf_predict_unreachable_targets_exit_3(capsys: pytest.CaptureFixture[s
     assert "has no capacity: cannot meet targets" in err and "relax --ttft-ms/--tpot-ms" in err
 
 
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--input-tokens", "500", "--output-tokens", "inf"], "--output-tokens must be a finite number"),
+        (["--input-tokens", "nan", "--output-tokens", "100"], "--input-tokens must be a finite number"),
+        (["--audio-seconds", "30", "--output-tokens", "100"], "--audio-seconds is only for speech models"),
+        (
+            [
+                "--input-tokens",
+                "5",
+                "--output-tokens",
+                "9",
+                "--draft-model",
+                "llama_3_2_1b",
+                "--draft-tokens",
+                "99",
+            ],
+            "--draft-tokens must be between 1 and 16",
+        ),
+    ],
+)
+def test_perf_predict_nonsense_numbers_are_exit_2(
+    capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
+) -> None:
+    """inf/NaN token counts used to end in `internal error: OverflowError` (exit 4)."""
+    capsys.readouterr()
+    assert (
+        main(
+            ["perf", "predict", "--model", "llama_3_1_8b", "--gpu", "h100_sxm", "--precision", "bf16", *extra]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert fragment in err and "internal error" not in err, err
+
+
+def test_perf_predict_speech_model_needs_audio_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    argv = ["perf", "predict", "--model", "whisper_large_v3", "--gpu", "l4", "--precision", "bf16"]
+    assert main([*argv, "--input-tokens", "4", "--output-tokens", "100"]) == 2
+    assert "whisper_large_v3 is a speech model: give --audio-seconds" in capsys.readouterr().err
+
+
+def test_perf_predict_static_batch_beyond_kv_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    """A static batch of a billion sequences was reported as fitting (batch 1e9 > max_batch)."""
+    capsys.readouterr()
+    argv = [*PREDICT, "--model", "llama_3_1_8b", "--output-tokens", "100", "--batch", "1e9", "--static"]
+    assert main(argv) == 3
+    assert "a batch of 1,000,000,000 sequences needs more KV cache than fits" in capsys.readouterr().err
+
+
+def test_perf_predict_unsplittable_tp_gets_no_memory_advice(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main([*PREDICT, "--model", "llama_3_1_8b", "--output-tokens", "100", "--tp", "3"]) == 3
+    err = capsys.readouterr().err
+    assert "32 attention heads are not divisible by tensor parallel 3" in err and "larger --tp" not in err
+
+
 def test_perf_predict_that_fits_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main([*PREDICT, "--model", "llama_3_1_8b", "--output-tokens", "200", "--json"]) == 0

@@ -146,6 +146,12 @@ def _finite(x: Any) -> Any:
 
 def _check_predict_args(args: argparse.Namespace) -> None:
     problems: list[str] = []
+    for flag in ("input_tokens", "output_tokens", "audio_seconds"):
+        val = getattr(args, flag)
+        if val is not None and not math.isfinite(val):
+            problems.append(f"--{flag.replace('_', '-')} must be a finite number")
+    if problems:
+        raise InputError("; ".join(problems))
     if args.tp < 1:
         problems.append("--tp must be >= 1")
     if args.output_tokens < 1:
@@ -170,8 +176,8 @@ def _check_predict_args(args: argparse.Namespace) -> None:
         problems.append("--static needs --batch")
     if not 0.0 <= args.acceptance_rate <= 1.0:
         problems.append("--acceptance-rate must be in [0, 1]")
-    if args.draft_tokens < 1:
-        problems.append("--draft-tokens must be >= 1")
+    if not 1 <= args.draft_tokens <= 16:
+        problems.append("--draft-tokens must be between 1 and 16 (as speculative.draft_tokens in a problem)")
     if args.ep < 1 or args.dp < 1 or args.pp < 1:
         problems.append("--ep, --dp and --pp must be >= 1")
     if problems:
@@ -187,6 +193,13 @@ def run_predict(args: argparse.Namespace) -> int:
     model = cat.model(args.model)
     gpu = cat.gpu(args.gpu)
     prec = cat.precision(args.precision)
+    if model.modality == "speech" and args.audio_seconds is None:
+        raise InputError(f"{model.id} is a speech model: give --audio-seconds (audio per request, seconds)")
+    if model.modality != "speech" and args.audio_seconds is not None:
+        raise InputError(
+            f"--audio-seconds is only for speech models and {model.id} is a {model.modality} model; "
+            "give --input-tokens instead"
+        )
     if not cat.supports(gpu, prec):
         usable = [p.id for p in cat.precisions() if cat.supports(gpu, p)]
         raise InputError(
@@ -249,8 +262,20 @@ def _verdict(ident: dict[str, Any], pred: Prediction) -> int:
     cap = pred.capacity
     what = f"{ident['model']} on {ident['tp']} x {ident['gpu']} at {ident['precision']}"
     if not cap.fits:
-        fix = "use a larger --tp, a lower-precision --precision, a GPU with more memory, or shorter requests"
-        print(f"infeasible: {what} does not fit: {cap.reason}; {fix}", file=sys.stderr)
+        reason = cap.reason or "does not fit"
+        fix = (
+            "; use a larger --tp, a lower-precision --precision, a GPU with more memory, or shorter requests"
+            if " GB" in reason
+            else ""
+        )
+        print(f"infeasible: {what} does not fit: {reason}{fix}", file=sys.stderr)
+        return int(ExitCode.INFEASIBLE)
+    if cap.max_batch >= 1 and cap.batch > cap.max_batch:
+        print(
+            f"infeasible: {what} does not fit: a batch of {cap.batch:,} sequences needs more KV cache than "
+            f"fits ({cap.max_batch:,} sequences at most); use a smaller --batch",
+            file=sys.stderr,
+        )
         return int(ExitCode.INFEASIBLE)
     if cap.requests_per_s <= 0:
         fix = "relax --ttft-ms/--tpot-ms, or try a faster GPU or a larger --tp"
