@@ -71,3 +71,58 @@ def test_duplicate_offer_after_overrides_still_located(
     assert main(["solve", str(path), "--scale-demand", "2"]) == 2
     err = capsys.readouterr().err
     assert f"{path}:19: sites[0].offers[1].gpu:" in err, err
+
+
+MEASURED = (
+    "      - {gpu: h100_sxm, precision: bf16, tensor_parallel: 1, output_tokens_per_s_per_replica: 2000,"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        (
+            "{gpu: h100_sxm, precision: bf16, tensor_parallel: 1, output",
+            "{gpu: h100_sxm, precision: fp8, tensor_parallel: 1, output",
+            ":30: workloads[0].measured[0].precision: warning: fp8 is not in this workload's precisions",
+        ),
+        (
+            "{gpu: h100_sxm, precision: bf16, tensor_parallel: 1, output",
+            "{gpu: h100_sxm, precision: bf16, tensor_parallel: 8, output",
+            ":30: workloads[0].measured[0].tensor_parallel: warning: tensor_parallel 8 is not in this",
+        ),
+    ],
+    ids=["precision", "tensor_parallel"],
+)
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_unused_measurement_is_warned_by_validate_and_solve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, old: str, new: str, fragment: str
+) -> None:
+    """A measurement the workload's own lists exclude is silently unused; both commands now say so on
+    stderr (solve printed no loader warning at all), and the exit code stays 0."""
+    text = BASE.read_text()
+    assert old in text
+    path = tmp_path / "unused.yaml"
+    path.write_text(text.replace(old, new, 1))
+    capsys.readouterr()
+    assert main([command, str(path), *(["-q", "--format", "json"] if command == "solve" else [])]) == 0
+    captured = capsys.readouterr()
+    assert f"{path}{fragment}" in captured.err, captured.err
+    if command == "solve":
+        assert captured.out.lstrip().startswith("{")  # stdout stays the document alone
+
+
+def test_duplicate_measurement_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two measurements of one configuration: the second silently won; now exit 2 naming both."""
+    text = BASE.read_text()
+    assert MEASURED in text
+    second = (
+        "      - {gpu: H100, precision: bf16, tensor_parallel: 1, output_tokens_per_s_per_replica: 900}\n"
+    )
+    path = tmp_path / "twice.yaml"
+    path.write_text(text.rstrip("\n").replace("policy:", second + "policy:") + "\n")
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "workloads[0].measured[1]: a second measurement of llama_3_1_8b on h100_sxm bf16 tp1" in err, err
+    assert "(the first is workloads[0].measured[0]); keep one" in err

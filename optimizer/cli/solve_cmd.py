@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from optimizer.cli.sweep_cmd import add_override_arguments, load_with_overrides, overrides_from_args
-from optimizer.cli.validate_cmd import add_catalog_dir_option
+from optimizer.cli.validate_cmd import add_catalog_dir_option, warning_text
 from optimizer.errors import ExitCode, InputError
 from optimizer.loading.problem_file import LoadedProblem
 from optimizer.outputs import check_output_path
@@ -80,6 +80,8 @@ def run_solve(args: argparse.Namespace) -> int:
         msg=args.solver_log,
     )
     loaded = load_with_overrides(args.problem, args)
+    for issue in loaded.warnings:  # what `validate` warns about, so a solve never hides it
+        print(warning_text(issue), file=sys.stderr)
     result = solve_loaded(loaded, opts)
     plan = result.plan
     for note in unused_price_notes(loaded, plan, args):

@@ -67,7 +67,8 @@ def _issue_json(issue: InputIssue) -> dict[str, Any]:
     return {"file": issue.file, "line": issue.line, "path": issue.path, "message": issue.message}
 
 
-def _warning_text(issue: InputIssue) -> str:
+def warning_text(issue: InputIssue) -> str:
+    """`file:line: path: warning: message`."""
     return InputIssue(issue.path, f"warning: {issue.message}", issue.line, issue.file).render()
 
 
@@ -103,7 +104,7 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"... and {omitted} more errors (not shown; fix the ones above first)", file=sys.stderr)
         if not args.quiet:
             for issue in warnings:
-                print(_warning_text(issue), file=sys.stderr)
+                print(warning_text(issue), file=sys.stderr)
         if errors:
             total = len(errors) + omitted
             shown = f", {len(errors)} shown" if omitted else ""

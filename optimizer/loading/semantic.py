@@ -408,6 +408,13 @@ def check_workload_models(ctx: _Context, w: int, workload: Workload, prefix: str
                 _unknown(ctx, "precision", key) + "; keys are precision names or `default`",
             )
     offered = ctx.offered_gpus()
+    listed = {p.id for p in map(ctx.catalog.find_precision, workload.precisions or ()) if p is not None}
+    served = {
+        m.id
+        for m in map(ctx.catalog.find_model, [workload.model, *(a.model for a in workload.alternatives)])
+        if m
+    }
+    first: dict[tuple[str, str, int, str], int] = {}
     for m, meas in enumerate(workload.measured):
         path = f"{prefix}.measured[{m}]"
         gpu = ctx.catalog.find_gpu(meas.gpu)
@@ -415,10 +422,42 @@ def check_workload_models(ctx: _Context, w: int, workload: Workload, prefix: str
             ctx.error(f"{path}.gpu", _unknown(ctx, "gpu", meas.gpu))
         elif offered and gpu.id not in offered:
             ctx.warn(f"{path}.gpu", f"{gpu.id} is not offered at any site, so this measurement is unused")
-        if ctx.catalog.find_precision(meas.precision) is None:
+        precision = ctx.catalog.find_precision(meas.precision)
+        if precision is None:
             ctx.error(f"{path}.precision", _unknown(ctx, "precision", meas.precision))
-        if meas.model is not None and ctx.catalog.find_model(meas.model) is None:
+        elif workload.precisions is not None and listed and precision.id not in listed:
+            ctx.warn(
+                f"{path}.precision",
+                f"{precision.id} is not in this workload's precisions ({', '.join(sorted(listed))}), so this "
+                "measurement is unused; add it to precisions to let the optimizer choose it",
+            )
+        measured_model = ctx.catalog.find_model(meas.model) if meas.model is not None else None
+        if meas.model is not None and measured_model is None:
             ctx.error(f"{path}.model", _unknown(ctx, "model", meas.model))
+        elif measured_model is not None and served and measured_model.id not in served:
+            ctx.warn(
+                f"{path}.model",
+                f"{measured_model.id} is neither this workload's model nor one of its alternatives, so this "
+                "measurement is unused",
+            )
+        if workload.tensor_parallel is not None and meas.tensor_parallel not in workload.tensor_parallel:
+            ctx.warn(
+                f"{path}.tensor_parallel",
+                f"tensor_parallel {meas.tensor_parallel} is not in this workload's tensor_parallel "
+                f"({', '.join(map(str, workload.tensor_parallel))}), so this measurement is unused",
+            )
+        model_id = (
+            measured_model.id if measured_model is not None else ctx.models[w].id if w in ctx.models else ""
+        )
+        if gpu is not None and precision is not None and model_id:
+            config = (gpu.id, precision.id, meas.tensor_parallel, model_id)
+            if config in first:
+                ctx.error(
+                    path,
+                    f"a second measurement of {model_id} on {gpu.id} {precision.id} tp{meas.tensor_parallel} "
+                    f"(the first is {prefix}.measured[{first[config]}]); keep one",
+                )
+            first.setdefault(config, m)
         if gpu is not None and meas.tensor_parallel > gpu.max_tensor_parallel:
             ctx.error(
                 f"{path}.tensor_parallel",
