@@ -71,15 +71,20 @@ def _by_precision(p: Plan) -> dict[str, float]:
 
 
 def routing_shares(p: Plan) -> dict[str, float]:
-    """Share of each (workload, region)'s monthly demand routed to each site:
-    sum over periods and configurations of rps x hours / sum over periods of demand rps x hours."""
+    """Share of each (workload, region)'s monthly demand routed to each site, the serverless API or
+    left unmet: sum over periods and configurations of rps x hours / sum over periods of demand rps x
+    hours. Traffic routed to GPUs carries the headroom (routed rps = served demand x (1 + h)), so it
+    counts / (1 + h): a region served wholly at one site shows 100%, as its served share does."""
     hours = {x.id: x.hours_per_month for x in p.periods}
+    head = {w.id: w.headroom for w in p.workloads}
     demand: dict[tuple[str, str], float] = defaultdict(float)
     for d in p.demand:
         demand[(d.workload, d.region)] += d.rps * SECONDS_PER_HOUR * hours[d.period]
     routed: dict[tuple[str, str, str], float] = defaultdict(float)
     for f in p.routing:
-        routed[(f.workload, f.region, f.site)] += f.rps * SECONDS_PER_HOUR * hours[f.period]
+        routed[(f.workload, f.region, f.site)] += (
+            f.rps * SECONDS_PER_HOUR * hours[f.period] / (1.0 + head.get(f.workload, 0.0))
+        )
     for s in p.serverless:
         routed[(s.workload, s.region, "serverless")] += s.rps * SECONDS_PER_HOUR * hours[s.period]
     for u in p.unmet:
