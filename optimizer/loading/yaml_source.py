@@ -349,8 +349,9 @@ def _code_point(character: Any) -> str:
     return f"U+{character:04X}" if isinstance(character, int) else repr(character)
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
-    """PyYAML's error in plain words, with the column and a hint for the usual causes."""
+def _yaml_message(exc: yaml.MarkedYAMLError, kind: str, text: str = "") -> str:
+    """PyYAML's error in plain words, with the column and a hint for the usual causes (`text`, the
+    document, lets a tab before the error be named: libyaml does not say it was a tab)."""
     what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
     if "maximum nesting depth" in what:  # libyaml's own limit (1000), met before ours when scanning ahead
         return f"nesting deeper than {MAX_DEPTH} levels; a {kind} needs far fewer"
@@ -361,11 +362,19 @@ def _yaml_message(exc: yaml.MarkedYAMLError, kind: str) -> str:
         s in what for s in ("<block end>", "mapping values are not allowed", "could not find expected ':'")
     ):
         hint = "; check the indentation, and that each 'key: value' has a space after the colon"
-    elif "'\\t'" in what or "tab character" in what:
+    elif "'\\t'" in what or "tab character" in what or _tab_before(text, mark):
         hint = "; YAML does not allow tabs for indentation, use spaces"
     elif "found undefined alias" in what:
         hint = "; define the anchor (&name) before using the alias (*name)"
     return f"invalid YAML{column}: {what}{hint}"
+
+
+def _tab_before(text: str, mark: Any) -> bool:
+    """Whether the line of `mark` has a tab at or before its column."""
+    if not text or mark is None:
+        return False
+    lines = text.splitlines()
+    return 0 <= mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]
 
 
 def _line(node: Node) -> int:
@@ -573,7 +582,7 @@ def parse_yaml(text: str, filename: str = "<text>", kind: str = "problem file") 
         raise fail(exc.message, exc.line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise fail(_yaml_message(exc, kind), mark.line + 1 if mark is not None else None) from None
+        raise fail(_yaml_message(exc, kind, text), mark.line + 1 if mark is not None else None) from None
     except yaml.reader.ReaderError as exc:
         position = max(0, int(exc.position))
         line = (encoded.count(b"\n", 0, position) if _FAST else text.count("\n", 0, position)) + 1

@@ -21,6 +21,8 @@ MISTAKES = [
     ("unit_in_value", "ttft_ms: 1000", "ttft_ms: 1s", ["slo.ttft_ms: must be a number (got '1s')"]),
     ("unknown_gpu", "- gpu: h100_sxm", "- gpu: h100_sxn", [":16: sites[0].offers[0].gpu", "'h100_sxm'"]),
     ("split", "region_split: {us: 1.0}", "region_split: {us: 0.9}", ["region_split shares sum to 0.9"]),
+    # libyaml's own message does not say the character was a tab
+    ("tab_indent", "  - {id: us,", "\t- {id: us,", [":10: invalid YAML", "YAML does not allow tabs"]),
 ]
 
 
