@@ -199,6 +199,8 @@ def _write(path: Path, data: bytes) -> Path:
     [
         ("report.pdf", [], "--out {out}: name the report .html or .md"),
         ("report.md", ["--format", "html"], "--out {out} is a md name but --format is html"),
+        ("missing/report.html", [], "--out {out}: folder {parent} does not exist; create it first"),
+        ("", [], "--out {out}: is a folder; name a file such as {out}/report.html"),
     ],
 )
 def test_report_output_name_must_match_its_format(
@@ -213,8 +215,8 @@ def test_report_output_name_must_match_its_format(
     target = tmp_path / out
     capsys.readouterr()
     assert main(["report", str(plan_file), "--out", str(target), *fmt]) == 2
-    assert fragment.format(out=target) in capsys.readouterr().err
-    assert not target.exists()
+    assert fragment.format(out=target, parent=target.parent) in capsys.readouterr().err
+    assert not target.exists() or target.is_dir()
 
 
 @pytest.mark.parametrize("suffix", [".md", ".MD", ".markdown"])

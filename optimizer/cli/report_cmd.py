@@ -14,7 +14,7 @@ from typing import Any
 
 from optimizer.cli.plan_cmd import load_plan_file
 from optimizer.errors import ExitCode, InputError
-from optimizer.outputs import atomic_write_text
+from optimizer.outputs import atomic_write_text, check_output_path
 from optimizer.report_doc import render_html, render_markdown
 
 
@@ -38,6 +38,8 @@ _SUFFIX_FORMAT = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md
 
 def run_report(args: argparse.Namespace) -> int:
     if args.out is not None:  # refuse a bad output name before reading the plan
+        if args.out.is_dir():
+            raise InputError(f"--out {args.out}: is a folder; name a file such as {args.out / 'report.html'}")
         by_suffix = _SUFFIX_FORMAT.get(args.out.suffix.lower())
         if by_suffix is None:
             raise InputError(
@@ -46,14 +48,13 @@ def run_report(args: argparse.Namespace) -> int:
             )
         if args.format is not None and args.format != by_suffix:
             raise InputError(f"--out {args.out} is a {by_suffix} name but --format is {args.format}")
+        check_output_path(args.out, [args.plan], what="--out")
     plan = load_plan_file(args.plan)
     fmt = args.format or (_SUFFIX_FORMAT[args.out.suffix.lower()] if args.out is not None else "html")
     text = render_markdown(plan) if fmt == "md" else render_html(plan)
     if args.out is None:
         sys.stdout.write(text)
         return int(ExitCode.OK)
-    if args.out.is_dir():
-        raise InputError(f"--out {args.out}: is a folder; name a file such as report.{fmt}")
     try:
         atomic_write_text(args.out, text)
     except OSError as exc:
