@@ -504,13 +504,14 @@ def sections(plan: Plan) -> list[Section]:
         Section(
             "Latency margins per route",
             "Worst user-facing TTFT (network round trip + server) over the periods a route is used, and "
-            "predicted TPOT, against the targets; margin = target - achieved.",
+            "predicted TPOT, against the targets; margin = target - achieved. Peak req/s is the GPU "
+            "capacity the route carries, which includes the headroom (demand x (1 + headroom)).",
             [
                 "workload",
                 "user region",
                 "site",
                 "configuration",
-                "peak req/s",
+                "peak req/s (incl. headroom)",
                 "TTFT ms",
                 "target",
                 "margin",

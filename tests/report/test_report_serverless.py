@@ -40,3 +40,11 @@ def test_coverage_ratio_counts_serverless_with_headroom(plan: Plan) -> None:
     assert row.capacity_rps == pytest.approx(48.0)
     assert row.covered_rps == pytest.approx(75.0)
     assert "| chat | 1.00 | 75.00 | 48.00 |" in render_markdown(plan)
+
+
+def test_route_peak_is_labelled_as_capacity_with_headroom(plan: Plan) -> None:
+    """The route carries 48 req/s of GPU capacity for 38.4 req/s of demand (x 1.25): the column says
+    so, since the workloads table counts the same traffic as 64% of 60 req/s."""
+    md = render_markdown(plan)
+    assert "| peak req/s (incl. headroom) |" in md
+    assert "| chat | us | us_site | h100_sxm bf16 TP1 | 48.00 |" in md
