@@ -244,3 +244,65 @@ def test_unknown_arguments_show_the_commands_usage_and_a_close_flag(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert usage in err and "unrecognized arguments" in err and hint in err, err
+
+
+def _tampered(plan_file: Path, tmp_path: Path, edit: Any) -> Path:
+    import yaml
+
+    data = yaml.safe_load(plan_file.read_text())
+    edit(data)
+    path = tmp_path / "tampered.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda d: d["routing"][0].update(period="nope"), "routing[0].period: unknown period 'nope'"),
+        (lambda d: d["routing"][0].update(site="nope"), "routing[0].site: unknown site 'nope'"),
+        (lambda d: d["demand"][0].update(workload="nope"), "demand[0].workload: unknown workload 'nope'"),
+        (lambda d: d.update(periods=[]), "periods: a plan lists at least one period"),
+        (
+            lambda d: d["deployments"][0].update(replicas_by_period={"day": -3}),
+            "deployments[0].replicas_by_period.day: must be >= 0 (got -3)",
+        ),
+        (lambda d: d["routing"][0].update(rps=-1.0), "routing[0].rps: must be a finite number >= 0"),
+    ],
+    ids=["period", "site", "workload", "no_periods", "negative_replicas", "negative_rps"],
+)
+@pytest.mark.parametrize("command", PLAN_READERS)
+def test_plan_with_dangling_ids_or_negative_counts_is_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    plan_file: Path,
+    command: str,
+    edit: Any,
+    fragment: str,
+) -> None:
+    """The schema accepts these; `plan validate` used to end in `internal error: KeyError` (exit 4),
+    `report` and `export` in a report or manifests of a plan that cannot exist."""
+    path = _tampered(plan_file, tmp_path, edit)
+    capsys.readouterr()
+    assert main(PLAN_READERS[command](str(path), tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "internal error" not in err, err
+
+
+@pytest.mark.parametrize("command", ["report", "export"])
+def test_report_and_export_refuse_a_plan_failing_its_recheck(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], plan_file: Path, command: str
+) -> None:
+    """One replica fewer than the plan needs: capacity and cost no longer hold; no report or manifests
+    are made from it (they were), and the message points at `plan validate`."""
+
+    def fewer(d: dict[str, Any]) -> None:
+        dep = d["deployments"][0]
+        dep["replicas_by_period"] = {t: n - 1 for t, n in dep["replicas_by_period"].items()}
+
+    path = _tampered(plan_file, tmp_path, fewer)
+    capsys.readouterr()
+    assert main(PLAN_READERS[command](str(path), tmp_path)) == 2
+    err = capsys.readouterr().err
+    assert "re-check: capacity:" in err and f"optimizer plan validate {path}" in err, err
+    assert not (tmp_path / "out").exists()

@@ -2,7 +2,8 @@
 
 Formats: `vllm`, `skypilot`, `kubernetes`, `csv`, or `all` (each into its own sub-folder of DIR).
 The written paths are listed on stdout, one per line (nothing else); notes go to stderr. Exit 0 on
-success, 2 for an unreadable or invalid plan or an unwritable DIR.
+success, 2 for an unreadable or invalid plan (one failing its independent re-check included: no
+provisioning file is made from a plan that breaks its own rules) or an unwritable DIR.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli.plan_cmd import load_plan_file
+from optimizer.cli.plan_cmd import load_checked_plan
 from optimizer.errors import ExitCode, InputError
 from optimizer.export import FORMATS, export_plan
 
@@ -33,7 +34,7 @@ def register(sub: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    plan = load_plan_file(args.plan)
+    plan = load_checked_plan(args.plan)
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder; name a folder to write into")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,96 @@ def load_plan_file(path: Path) -> Plan:
             )
         )
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         issues = [InputIssue(_loc(tuple(e["loc"])), e["msg"], file=name) for e in errors[:MAX_ISSUES]]
         if len(errors) > MAX_ISSUES:
             issues.append(InputIssue("", f"... and {len(errors) - MAX_ISSUES} more errors", file=name))
         raise InputError(issues) from None
+    problems = reference_issues(plan)
+    if problems:
+        issues = [InputIssue(path, message, file=name) for path, message in problems[:MAX_ISSUES]]
+        if len(problems) > MAX_ISSUES:
+            issues.append(InputIssue("", f"... and {len(problems) - MAX_ISSUES} more errors", file=name))
+        raise InputError(issues)
+    return plan
+
+
+def reference_issues(plan: Plan) -> list[tuple[str, str]]:
+    """(path, message) for every id a plan uses but does not define, and every negative or non-finite
+    count or rate: a hand-edited plan the schema alone accepts, and that no command can read sensibly.
+
+    Checked: periods non-empty; the workload, region, site, period and deployment (candidate) each
+    flow, demand, serverless and unmet row names; deployments' and instances' sites, workloads and
+    periods; rps >= 0 and replica and instance counts >= 0."""
+    out: list[tuple[str, str]] = []
+    periods = {p.id for p in plan.periods}
+    known = {
+        "workload": {w.id for w in plan.workloads},
+        "region": {r.id for r in plan.regions},
+        "site": {x.id for x in plan.sites},
+        "period": periods,
+        "candidate": {d.candidate for d in plan.deployments},
+    }
+    if not periods:
+        out.append(("periods", "a plan lists at least one period"))
+
+    def refs(path: str, item: Any, fields: tuple[str, ...]) -> None:
+        for f in fields:
+            value = getattr(item, f)
+            if value not in known[f]:
+                listed = ", ".join(sorted(known[f])[:8]) or "none"
+                out.append((f"{path}.{f}", f"unknown {f} {value!r} (the plan's: {listed})"))
+
+    def rate(path: str, value: float) -> None:
+        if not math.isfinite(value) or value < 0:
+            out.append((path, f"must be a finite number >= 0 (got {value!r})"))
+
+    def counts(path: str, by_period: dict[str, int]) -> None:
+        for t, n in by_period.items():
+            if t not in periods:
+                out.append((f"{path}.{t}", f"unknown period {t!r}"))
+            elif n < 0:
+                out.append((f"{path}.{t}", f"must be >= 0 (got {n})"))
+
+    for i, f in enumerate(plan.routing):
+        refs(f"routing[{i}]", f, ("workload", "region", "site", "period", "candidate"))
+        rate(f"routing[{i}].rps", f.rps)
+    for section, rows in (("demand", plan.demand), ("serverless", plan.serverless), ("unmet", plan.unmet)):
+        for i, r in enumerate(rows):
+            refs(f"{section}[{i}]", r, ("workload", "region", "period"))
+            rate(f"{section}[{i}].rps", r.rps)
+    for i, d in enumerate(plan.deployments):
+        refs(f"deployments[{i}]", d, ("workload", "site"))
+        counts(f"deployments[{i}].replicas_by_period", d.replicas_by_period)
+        rate(f"deployments[{i}].predicted.capacity_rps", d.predicted.capacity_rps)
+    for i, h in enumerate(plan.instances):
+        refs(f"instances[{i}]", h, ("site",))
+        counts(f"instances[{i}].instances_by_period", h.instances_by_period)
+    return out
+
+
+def load_checked_plan(path: Path) -> Plan:
+    """`load_plan_file`, then the independent re-check: a plan that breaks any of its own rules (a
+    hand-edited one, say) is refused with the first violations (exit 2), so no provisioning file or
+    report is made from it."""
+    plan = load_plan_file(path)
+    violations = check_plan(plan)
+    if violations:
+        shown = [InputIssue("", f"re-check: {v}", file=str(path)) for v in violations[:5]]
+        more = len(violations) - len(shown)
+        tail = f"... and {more} more; " if more else ""
+        shown.append(
+            InputIssue(
+                "",
+                f"{tail}the plan fails its independent re-check, so it is not used; solve the problem "
+                f"again (`optimizer plan validate {path}` lists every violation)",
+                file=str(path),
+            )
+        )
+        raise InputError(shown)
+    return plan
 
 
 def _read_plan_text(path: Path, name: str) -> str:

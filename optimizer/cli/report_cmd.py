@@ -2,7 +2,8 @@
 
 HTML (default) is one self-contained page: inline CSS and SVG charts, no scripts, no network. With
 `--format md` the same sections are written as Markdown tables. Without `--out` the report goes to
-stdout (the document alone). Exit 0 ok, 2 for an unreadable or invalid plan or output path.
+stdout (the document alone). Exit 0 ok, 2 for an unreadable or invalid plan (one failing its
+independent re-check included) or output path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from optimizer.cli.plan_cmd import load_plan_file
+from optimizer.cli.plan_cmd import load_checked_plan
 from optimizer.errors import ExitCode, InputError
 from optimizer.outputs import atomic_write_text, check_output_path
 from optimizer.report_doc import render_html, render_markdown
@@ -49,7 +50,7 @@ def run_report(args: argparse.Namespace) -> int:
         if args.format is not None and args.format != by_suffix:
             raise InputError(f"--out {args.out} is a {by_suffix} name but --format is {args.format}")
         check_output_path(args.out, [args.plan], what="--out")
-    plan = load_plan_file(args.plan)
+    plan = load_checked_plan(args.plan)
     fmt = args.format or (_SUFFIX_FORMAT[args.out.suffix.lower()] if args.out is not None else "html")
     text = render_markdown(plan) if fmt == "md" else render_html(plan)
     if args.out is None:
