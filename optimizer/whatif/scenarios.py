@@ -31,7 +31,14 @@ from pydantic import Field, ValidationError
 
 from optimizer.errors import InputError, InputIssue
 from optimizer.loading.messages import validation_issues
-from optimizer.loading.yaml_source import LineMap, decode_bytes, format_path, parse_yaml, read_source
+from optimizer.loading.yaml_source import (
+    LineMap,
+    decode_bytes,
+    format_path,
+    parse_yaml,
+    read_source,
+    root_kind,
+)
 from optimizer.schema.types import Frozen
 from optimizer.whatif.overrides import (
     Override,
@@ -255,7 +262,10 @@ def _file_issues(exc: ValidationError, data: Any, lines: LineMap, name: str) -> 
             )
     if issues:
         return issues
-    return validation_issues(exc, data, ScenariosFile, lines=lines, filename=name)
+    found = validation_issues(exc, data, ScenariosFile, lines=lines, filename=name)
+    # pydantic also calls a list whose items all failed too short: keep the items' own errors only
+    items = [i for i in found if i.path.startswith("scenarios[")]
+    return [i for i in found if not (items and i.path == "scenarios")] if items else found
 
 
 def load_scenarios(path: Path | str, fixed: Sequence[Override] = ()) -> list[Scenario]:
@@ -263,6 +273,17 @@ def load_scenarios(path: Path | str, fixed: Sequence[Override] = ()) -> list[Sce
     name = str(path)
     raw = read_source(Path(path), name, "scenarios file")
     doc = parse_yaml(decode_bytes(raw, name, "scenarios file"), name, "scenarios file")
+    if not isinstance(doc.data, dict):
+        what = "empty" if doc.data is None else f"{root_kind(doc.data)}, not a mapping"
+        raise InputError(
+            InputIssue(
+                "",
+                f"the file is {what}; a scenarios file holds `scenarios:`, a list of "
+                "{name, set: {PATH: VALUE}, scale_demand, scale_price}",
+                line=doc.lines.line_of(()),
+                file=name,
+            )
+        )
     try:
         spec = ScenariosFile.model_validate(doc.data)
     except ValidationError as exc:
