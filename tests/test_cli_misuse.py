@@ -306,3 +306,19 @@ def test_report_and_export_refuse_a_plan_failing_its_recheck(
     err = capsys.readouterr().err
     assert "re-check: capacity:" in err and f"optimizer plan validate {path}" in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "solve"])
+@pytest.mark.parametrize(("target", "fragment"), [("nope", "folder not found"), ("file", "not a folder")])
+def test_catalog_dir_must_be_an_existing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, target: str, fragment: str
+) -> None:
+    """A mistyped --catalog-dir was accepted and allowed nothing (the catalog file was then refused as
+    outside the problem's folder, with the flag the user had just given as the fix)."""
+    path = tmp_path / target
+    if target == "file":
+        path.write_text("x: 1\n")
+    capsys.readouterr()
+    assert main([command, str(KA01), "--catalog-dir", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --catalog-dir: {path}: {fragment}" in err, err

@@ -53,13 +53,24 @@ def register(sub: Any) -> None:
     s.set_defaults(func=run_schema)
 
 
+def _existing_dir(text: str) -> Path:
+    """An existing folder (a mistyped --catalog-dir used to be accepted and allow nothing)."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text}: {'not a folder' if path.exists() else 'folder not found'}; give the folder that "
+            "holds the catalog files"
+        )
+    return path
+
+
 def add_catalog_dir_option(parser: argparse.ArgumentParser) -> None:
     """`--catalog-dir DIR` (repeatable): also allow the problem's catalog files from DIR.
 
     Commands that load problem files (`validate`, `solve`) pass `args.catalog_dir` to `load_problem`.
     """
     parser.add_argument(
-        "--catalog-dir", action="append", type=Path, default=[], metavar="DIR", help=CATALOG_DIR_HELP
+        "--catalog-dir", action="append", type=_existing_dir, default=[], metavar="DIR", help=CATALOG_DIR_HELP
     )
 
 
