@@ -322,3 +322,25 @@ def test_catalog_dir_must_be_an_existing_folder(
     assert main([command, str(KA01), "--catalog-dir", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"argument --catalog-dir: {path}: {fragment}" in err, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "PLAN"],
+        ["solve", "PLAN", "-q"],
+        ["sweep", "PLAN", "--scale-demand", "1,2", "--out", "OUT"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_plan_file_given_as_a_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], plan_file: Path, argv: list[str]
+) -> None:
+    """A plan where a problem is expected: one message naming the mistake (it listed every missing
+    problem section and 'schema_version: must be 1 (got 3)')."""
+    args = [str(plan_file) if a == "PLAN" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "this is a plan file (it is a plan of problem 'ka01_single_on_demand'), not a problem file" in err
+    assert "missing required key" not in err, err

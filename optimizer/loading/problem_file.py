@@ -127,6 +127,18 @@ def _validate(
                 file=filename,
             )
         )
+    if doc.data.get("kind") == "fleet_plan":  # a plan given where a problem is expected
+        solved = doc.data.get("problem")
+        source = f" (it is a plan of problem {solved!r})" if isinstance(solved, str) else ""
+        raise InputError(
+            InputIssue(
+                path="",
+                message=f"this is a plan file{source}, not a problem file; give the problem file it was "
+                "solved from, or check the plan with `optimizer plan validate`",
+                line=doc.lines.line_of(("kind",)),
+                file=filename,
+            )
+        )
     try:
         problem = Problem.model_validate(doc.data)
     except ValidationError as exc:
