@@ -48,3 +48,13 @@ def test_route_peak_is_labelled_as_capacity_with_headroom(plan: Plan) -> None:
     md = render_markdown(plan)
     assert "| peak req/s (incl. headroom) |" in md
     assert "| chat | us | us_site | h100_sxm bf16 TP1 | 48.00 |" in md
+
+
+def test_batch_coverage_is_over_the_day() -> None:
+    """ka18's batch workload runs 2 committed replicas all day (20 rps) for 60 rps of demand in an
+    8-hour day period and none at night: 20 x 24 h = 60 x 8 h, covered over the day exactly. The
+    report used to show 0.33 (the day period alone) as if a third of the batch were served."""
+    path = KA23.parent / "ka18_batch_daily.yaml"
+    md = render_markdown(solve_file(path, SolveOptions(baselines=False)).plan)
+    assert "| batch | 1.00 (daily) | 60.00 | 20.00 |" in md
+    assert "| interactive | 1.00 | 20.00 | 20.00 |" in md
