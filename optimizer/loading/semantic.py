@@ -605,6 +605,29 @@ def check_request(ctx: _Context, w: int, workload: Workload, prefix: str) -> Non
                 f"audio_hours_per_day is only for speech models and {model.id} is a {model.modality} model; "
                 "give requests_per_day or output_tokens_per_day",
             )
+        _check_context(ctx, model, workload, prefix)
+
+
+def _check_context(ctx: _Context, model: ModelSpec, workload: Workload, prefix: str) -> None:
+    """Text models: a request's input + output tokens fit the model's context window (each histogram
+    bin with a share, or the mean request). No engine serves a longer request, measured or not."""
+    limit = model.max_context_tokens
+    request = workload.request
+    shapes = (
+        [
+            (f"{prefix}.request.histogram[{i}]", b.input_tokens + b.output_tokens, b.share)
+            for i, b in enumerate(request.histogram)
+        ]
+        if request.histogram is not None
+        else [(f"{prefix}.request", request.mean_input_tokens + request.mean_output_tokens, 1.0)]
+    )
+    for path, tokens, share in shapes:
+        if share > 0 and tokens > limit:
+            ctx.error(
+                path,
+                f"a request of {tokens:,.0f} tokens (input + output) exceeds {model.id}'s context of "
+                f"{limit:,} tokens; shorten the requests or choose a model with a longer context",
+            )
 
 
 def check_precisions(ctx: _Context, workload: Workload, prefix: str) -> None:

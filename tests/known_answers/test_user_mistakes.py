@@ -21,6 +21,13 @@ MISTAKES = [
     ("unit_in_value", "ttft_ms: 1000", "ttft_ms: 1s", ["slo.ttft_ms: must be a number (got '1s')"]),
     ("unknown_gpu", "- gpu: h100_sxm", "- gpu: h100_sxn", [":16: sites[0].offers[0].gpu", "'h100_sxm'"]),
     ("split", "region_split: {us: 1.0}", "region_split: {us: 0.9}", ["region_split shares sum to 0.9"]),
+    # a measured configuration used to be admitted for requests longer than the model's context
+    (
+        "context",
+        "output_tokens: 250}",
+        "output_tokens: 1_000_000}",
+        ["workloads[0].request: a request of 1,000,500 tokens", "context of 131,072 tokens"],
+    ),
     # libyaml's own message does not say the character was a tab
     ("tab_indent", "  - {id: us,", "\t- {id: us,", [":10: invalid YAML", "YAML does not allow tabs"]),
 ]
