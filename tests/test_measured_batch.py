@@ -77,3 +77,26 @@ def test_measurement_whose_weights_cannot_fit_is_refused(
     assert main(["solve", str(path), "-q"]) == 3
     err = capsys.readouterr().err
     assert "weights alone take 141.1 GB per GPU, more than the 24 GB of l4" in err, err
+
+
+def test_measured_alternative_with_too_short_a_context_is_refused(tmp_path: Path) -> None:
+    """6,250-token requests; the alternative llama_2_7b (context 4,096) is measured at 20,000 tok/s,
+    ten times ka01's 8B, so it would win: 1 replica instead of 11. It cannot take a single one of
+    these requests, so the plan keeps ka01's answer, 11 x $2.50 x 730 = $20,075."""
+    measured_7b = (
+        "\n      - {model: llama_2_7b, gpu: h100_sxm, precision: bf16, tensor_parallel: 1,"
+        " output_tokens_per_s_per_replica: 20000, ttft_ms: 200, tpot_ms: 30}"
+    )
+    path = _variant(
+        tmp_path,
+        "short_context_alternative",
+        ("input_tokens: 500,", "input_tokens: 6000,"),
+        (
+            "    precisions: [bf16]",
+            "    alternatives:\n      - {model: llama_2_7b, max_share: 1.0}\n    precisions: [bf16]",
+        ),
+        ("         ttft_ms: 200, tpot_ms: 30}", "         ttft_ms: 200, tpot_ms: 30}" + measured_7b),
+    )
+    plan = solve_file(path, SolveOptions(baselines=False)).plan
+    assert {d.model for d in plan.deployments} == {"llama_3_1_8b"}
+    assert plan.monthly_cost_usd == pytest.approx(11 * 2.5 * 730)

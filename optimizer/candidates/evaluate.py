@@ -306,6 +306,14 @@ def measured_band(
     shape = mean_shape(w)
     rps = m.output_tokens_per_s_per_replica / w.request.mean_output_tokens
     cap = res[0][1].capacity
+    longest = max((sh.input_tokens + sh.output_tokens for share, sh in g.shapes if share > 0), default=0.0)
+    if c.model.modality != "speech" and longest > c.model.max_context_tokens:
+        return Rejected(
+            Rule.FIT,
+            f"measured, but requests of {longest:,.0f} tokens exceed {c.model.id}'s context of "
+            f"{c.model.max_context_tokens:,} tokens",
+            measured=True,
+        )
     if cap.weights_gb_per_gpu > c.gpu.memory_gb:
         return Rejected(
             Rule.FIT,
