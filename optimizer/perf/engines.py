@@ -24,7 +24,9 @@ Intel Gaudi (the vllm-gaudi / HPU plugin) and CPUs, every catalog precision (GGU
 loader), no Apple GPU; llama.cpp runs on NVIDIA (CUDA), AMD (HIP), Apple (Metal) and CPUs, GGUF
 precisions only, one device per server in the plan (its multi-GPU split is by layers, which the
 tensor-parallel physics does not describe), no encoder-decoder speech model; TensorRT-LLM runs on
-NVIDIA only; SGLang on NVIDIA and AMD; Optimum Habana on Gaudi at BF16/FP8.
+NVIDIA only, at the precisions of its PyTorch backend (`_TRTLLM_PYTORCH`); SGLang on NVIDIA and AMD
+(ROCm), every precision but GGUF; Optimum Habana on Gaudi at BF16/FP8. The serving flags each
+planning engine is exported with, and their sources, are in `optimizer.export` and docs/exports.md.
 
 **Planning engines** (`PLANNING_ENGINES`): the engines a plan can be costed with and exported for,
 `vllm`, `sglang`, `tensorrt_llm` (the problem-file name of engine id `trtllm`) and `llama_cpp`
@@ -87,11 +89,16 @@ class EngineSpec:
 
 _GGUF = frozenset({"gguf_f16", "gguf_q4_0"})
 _NOT_GGUF = frozenset({"fp32", "bf16", "fp8", "int8_w8a8", "int8_w8a16", "int4_awq", "int4_gptq", "fp4"})
+_TRTLLM_PYTORCH = frozenset({"fp32", "bf16", "fp8", "int4_awq", "int4_gptq", "fp4"})
+"""TensorRT-LLM's PyTorch backend (the one `trtllm-serve --backend pytorch` runs): FP8, NVFP4 and
+W4A16 AWQ / GPTQ checkpoints besides FP32/BF16 (nvidia.github.io/TensorRT-LLM/features/quantization.html:
+"The default PyTorch backend supports FP4 and FP8 quantization"; INT8 SmoothQuant and INT8
+weight-only are recipes of the legacy TensorRT backend, not planned)."""
 
 ENGINES: dict[str, EngineSpec] = {
     "trtllm": EngineSpec(
         "trtllm", "TensorRT-LLM", 4096, 8192, 0.90, "of_free", "bf16",
-        vendors=frozenset({"nvidia"}), precisions=_NOT_GGUF, speech=False, draft_model=False,
+        vendors=frozenset({"nvidia"}), precisions=_TRTLLM_PYTORCH, speech=False, draft_model=False,
     ),
     "vllm": EngineSpec(
         "vllm", "vLLM", 256, 8192, 0.90, "of_total", "bf16",

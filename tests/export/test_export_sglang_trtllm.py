@@ -182,6 +182,12 @@ def _deployment_of(plan: Plan, manifest: dict[str, Any]) -> Deployment:
             r"precision gguf_q4_0",
         ),
         (
+            OFFERS,
+            {"engine": "tensorrt_llm", "precisions": ["fp8", "int8_w8a8"]},
+            r"workloads\[0\].precisions\[1\]: engine tensorrt_llm \(TensorRT-LLM\) does not serve "
+            r"precision int8_w8a8",
+        ),
+        (
             OFFERS[2:],
             {"engine": "tensorrt_llm"},
             r"workloads\[0\].engine: engine tensorrt_llm \(TensorRT-LLM\) runs on none of the offered "
