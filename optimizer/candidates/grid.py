@@ -20,10 +20,10 @@ from optimizer.catalog.specs import GpuSpec, ModelSpec, PrecisionSpec
 from optimizer.errors import InputError, InputIssue
 from optimizer.perf import Draft, Shape
 from optimizer.perf.engines import (
-    ENGINES,
     EngineSpec,
     default_engine,
     engine_conflicts,
+    planning_spec,
     runs_on,
     serves_precision,
 )
@@ -164,7 +164,7 @@ def engine_for(w: Workload, gpu: GpuSpec) -> EngineSpec | None:
     llama.cpp on Apple silicon, vLLM elsewhere)."""
     kind = str(gpu.kind.value)
     if w.engine is not None:
-        named = ENGINES[w.engine]
+        named = planning_spec(w.engine)
         return named if runs_on(named, gpu.vendor, kind) else None
     return default_engine(gpu.vendor, kind)
 
@@ -181,7 +181,7 @@ def check_engine(w: Workload, wi: int, catalog: Catalog, offers: OfferTable) -> 
     if w.engine is None:
         return
     conflicts = engine_conflicts(
-        ENGINES[w.engine],
+        planning_spec(w.engine),
         [catalog.precision(p).id for p in w.precisions] if w.precisions is not None else None,
         [(m.id, m.encoder_layers > 0) for m, _ in models_of(w, catalog)],
         [(g.id, g.vendor, str(g.kind.value)) for g in offers.gpus.values()],
@@ -191,9 +191,10 @@ def check_engine(w: Workload, wi: int, catalog: Catalog, offers: OfferTable) -> 
 
 
 def configurations(w: Workload, catalog: Catalog, offers: OfferTable) -> tuple[Config, ...]:
-    """Model x offered GPU x allowed precision x TP degree x (speculation for the primary model), each
-    with the engine it runs on that GPU (`engine_for`): precisions the engine does not serve, TP
-    degrees above its limit and models it cannot run are left out."""
+    """Model x offered GPU x allowed precision x TP degree x (speculation for the primary model, where
+    the engine takes a draft model), each with the engine it runs on that GPU (`engine_for`):
+    precisions the engine does not serve, TP degrees above its limit and models it cannot run are
+    left out."""
     out: list[Config] = []
     for model, primary in models_of(w, catalog):
         drafts: list[Draft | None] = [None]
@@ -205,12 +206,15 @@ def configurations(w: Workload, catalog: Catalog, offers: OfferTable) -> tuple[C
             engine = engine_for(w, gpu)
             if engine is None or not engine_serves_model(engine, model):
                 continue
+            engine_drafts = drafts if engine.draft_model else [None]
             for prec in allowed_precisions(w, catalog, gpu):
                 if not serves_precision(engine, prec.id):
                     continue
                 for tp in tp_degrees(w, gpu, offers.largest_instance(gid)):
                     if tp <= engine.max_tp:
-                        out.extend(Config(w.id, model, primary, gpu, prec, tp, d, engine) for d in drafts)
+                        out.extend(
+                            Config(w.id, model, primary, gpu, prec, tp, d, engine) for d in engine_drafts
+                        )
     return tuple(out)
 
 

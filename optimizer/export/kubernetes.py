@@ -30,6 +30,8 @@ from typing import Any
 from optimizer.export.common import dns_label, dump_yaml, period_ids, period_start_minutes
 from optimizer.export.llama_cpp import image as llama_cpp_image
 from optimizer.export.serve import serve_argv
+from optimizer.export.sglang import image as sglang_image
+from optimizer.export.tensorrt_llm import IMAGE as TRTLLM_IMAGE
 from optimizer.export.vllm import DEFAULT_PORT, VLLM_VERSION_CHECKED, header_lines
 from optimizer.schema.plan import Deployment, Plan
 
@@ -40,10 +42,21 @@ IMAGES = {
     "amd": "rocm/vllm:latest",
     "intel": "vllm-gaudi:latest",
 }
-"""Container image by GPU vendor: vLLM's official CUDA image; ROCm and Gaudi builds (pin a tag)."""
+"""vLLM container image by GPU vendor: vLLM's official CUDA image; ROCm and Gaudi builds (pin a tag).
+SGLang deployments run `lmsysorg/sglang` (`optimizer.export.sglang.IMAGES`), TensorRT-LLM ones
+`nvcr.io/nvidia/tensorrt-llm/release` (`optimizer.export.tensorrt_llm.IMAGE`)."""
 LABEL = "fleet-optimizer.dev"
 HF_SECRET = "hf-token"
 """Secret holding the Hugging Face token (key `token`), for gated checkpoints."""
+
+
+def engine_image(d: Deployment) -> str:
+    """Container image of a vLLM, SGLang or TensorRT-LLM deployment (llama.cpp: `llama_cpp.image`)."""
+    if d.engine.name == "sglang":
+        return sglang_image(d)
+    if d.engine.name == "tensorrt_llm":
+        return TRTLLM_IMAGE
+    return IMAGES.get(d.gpu_vendor.lower(), IMAGES["nvidia"])
 
 
 def device_resource(d: Deployment) -> str | None:
@@ -65,7 +78,7 @@ def deployment_names(plan: Plan) -> dict[int, str]:
 
 
 def _engine_label(d: Deployment) -> str:
-    """Container name and `app.kubernetes.io/name`: `vllm` or `llama-cpp`."""
+    """Container name and `app.kubernetes.io/name`: `vllm`, `sglang`, `tensorrt-llm` or `llama-cpp`."""
     return dns_label(d.engine.name)
 
 
@@ -86,11 +99,7 @@ def deployment_manifest(plan: Plan, d: Deployment, name: str) -> dict[str, Any]:
     launch: dict[str, Any] = (
         {"image": llama_cpp_image(d), "args": argv[1:]}  # the image's entrypoint is llama-server
         if d.engine.name == "llama_cpp"
-        else {
-            "image": IMAGES.get(d.gpu_vendor.lower(), IMAGES["nvidia"]),
-            "command": [argv[0]],
-            "args": argv[1:],
-        }
+        else {"image": engine_image(d), "command": [argv[0]], "args": argv[1:]}
     )
     container: dict[str, Any] = {
         "name": _engine_label(d),

@@ -20,6 +20,8 @@ from typing import Any
 
 from optimizer.export.common import ServingGroup, dump_yaml, instances_for, period_ids
 from optimizer.export.serve import replicas_per_server, serve_command
+from optimizer.export.sglang import image as sglang_image
+from optimizer.export.tensorrt_llm import IMAGE as TRTLLM_IMAGE
 from optimizer.export.vllm import DEFAULT_PORT, VLLM_MIN_VERSION, header_lines
 from optimizer.schema.plan import Deployment, Plan
 
@@ -56,6 +58,26 @@ def llama_cpp_setup(d: Deployment) -> str:
         f"cmake -B build{backend} && cmake --build build --config Release -j --target llama-server && "
         "sudo cp build/bin/llama-server /usr/local/bin/"
     )
+
+
+def engine_image_id(d: Deployment) -> str | None:
+    """SkyPilot `resources.image_id` (`docker:<image>`) for engines launched from their published
+    container image (SGLang `lmsysorg/sglang`, TensorRT-LLM `nvcr.io/nvidia/tensorrt-llm/release`);
+    None for vLLM and llama.cpp, which `setup` installs on the VM image."""
+    if d.engine.name == "sglang":
+        return f"docker:{sglang_image(d)}"
+    if d.engine.name == "tensorrt_llm":
+        return f"docker:{TRTLLM_IMAGE}"
+    return None
+
+
+def engine_setup(d: Deployment) -> str | None:
+    """The SkyPilot `setup` that installs the deployment's engine (None: it is in the image)."""
+    if d.engine.name == "llama_cpp":
+        return llama_cpp_setup(d)
+    if d.engine.name == "vllm":
+        return f"pip install 'vllm>={VLLM_MIN_VERSION}'"
+    return None
 
 
 READINESS_PATH = "/v1/models"
@@ -109,6 +131,10 @@ def service_document(plan: Plan, group: ServingGroup) -> dict[str, Any]:
         )
         policy["dynamic_ondemand_fallback"] = True
     envs: dict[str, Any] = {"HF_TOKEN": None}
+    image_id = engine_image_id(d)
+    if image_id is not None:
+        resources["image_id"] = image_id
+    setup = engine_setup(d)
     return {
         "name": group.name,
         "resources": resources,
@@ -117,9 +143,7 @@ def service_document(plan: Plan, group: ServingGroup) -> dict[str, Any]:
             "readiness_probe": {"path": READINESS_PATH, "initial_delay_seconds": READINESS_DELAY_S},
             "replica_policy": policy,
         },
-        "setup": llama_cpp_setup(d)
-        if d.engine.name == "llama_cpp"
-        else f"pip install 'vllm>={VLLM_MIN_VERSION}'",
+        **({"setup": setup} if setup is not None else {}),
         "run": serve_command(d, data_parallel=dp) + "\n",
     }
 
@@ -132,9 +156,11 @@ def service_yaml(plan: Plan, group: ServingGroup) -> str:
     total = group.replicas_by_period(periods)
     lines = [*header_lines(d)]
     gpi = max(gpus_per_instance(plan, d), d.gpus_per_replica)
-    if d.engine.name == "llama_cpp" and gpi > d.gpus_per_replica:
+    idle = gpi - replicas_per_server(d, gpi) * d.gpus_per_replica
+    if d.engine.name in ("llama_cpp", "tensorrt_llm") and idle > 0:
+        engine = "llama.cpp" if d.engine.name == "llama_cpp" else "TensorRT-LLM (trtllm-serve)"
         lines.append(
-            f"ACTION NEEDED: llama.cpp runs one replica per server, so {gpi - d.gpus_per_replica} of this "
+            f"ACTION NEEDED: {engine} runs one replica per server, so {idle} of this "
             f"instance's {gpi} GPUs stay idle here (target_qps_per_replica counts one replica); "
             "use single-GPU instances or one service per GPU"
         )

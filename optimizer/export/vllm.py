@@ -90,11 +90,29 @@ def header_lines(d: Deployment) -> list[str]:
         f"planned per replica: {d.predicted.capacity_rps:.3g} req/s, TTFT {d.predicted.ttft_ms:.0f} ms, "
         f"TPOT {d.predicted.tpot_ms:.1f} ms at batch {d.predicted.batch}",
     ]
-    if d.engine.name == "llama_cpp":
+    name = d.engine.name
+    if name == "llama_cpp":
         lines.append(
             f"engine: llama.cpp llama-server (costed with it: {d.engine.max_num_seqs} slot(s), "
             "one device per server, GGUF weights)"
         )
+    elif name == "sglang":
+        lines.append(
+            f"engine: SGLang (costed with it: at most {d.engine.max_num_seqs} running requests); "
+            "flags checked against sgl-project/sglang server_args.py @001067ff"
+        )
+    elif name == "tensorrt_llm":
+        lines.append(
+            f"engine: TensorRT-LLM trtllm-serve (costed with it: max batch {d.engine.max_num_seqs}, "
+            "one replica per server); options checked against NVIDIA/TensorRT-LLM commands/serve.py @00209af1"
+        )
+        if d.engine.quantization is not None or d.engine.kv_cache_dtype != "auto":
+            lines.append(
+                f"ACTION NEEDED: trtllm-serve reads {d.precision} weights and the KV-cache dtype "
+                f"({d.engine.kv_cache_dtype}) from the checkpoint's quantization config: {d.hf_repo} "
+                "must be a ModelOpt-quantized checkpoint of that precision"
+            )
+        lines.append("clients name the model by its checkpoint (trtllm-serve has no served-model-name)")
     else:
         lines.append(
             f"engine: vLLM (costed with it: at most {d.engine.max_num_seqs} running sequences); "

@@ -195,6 +195,8 @@ def _tidy(err: Mapping[str, Any], path: PathKey, is_key: bool, root: type[BaseMo
         text += f" (got {short_repr(value)})"
     elif kind == "literal_error":
         text += f" (got {short_repr(value)})" if not isinstance(value, dict | list) else ""
+        if isinstance(value, str):
+            text += did_you_mean(value, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
     return text
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from optimizer.errors import InputIssue
 from optimizer.loading.messages import MAX_ISSUES, did_you_mean, format_number
-from optimizer.perf.engines import ENGINES, engine_conflicts
+from optimizer.perf.engines import engine_conflicts, planning_spec
 from optimizer.schema.problem import GpuOffer, Problem, PurchaseOption, Site, Workload
 from optimizer.schema.types import MAX_REQUESTS_PER_DAY, MAX_TOKENS_PER_DAY
 
@@ -691,7 +691,7 @@ def check_engine(ctx: _Context, w: int, workload: Workload, prefix: str) -> None
     names = [catalog.find_model(a.model) for a in workload.alternatives]
     models = [m for m in (ctx.models.get(w), *names) if m is not None]
     for key, message in engine_conflicts(
-        ENGINES[workload.engine],
+        planning_spec(workload.engine),
         [p.id if p is not None else None for p in precisions] if workload.precisions is not None else None,
         [(m.id, m.encoder_layers > 0) for m in models],
         [(g.id, g.vendor, str(g.kind.value)) for g in ctx.offered_gpus().values()],

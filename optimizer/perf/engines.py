@@ -24,12 +24,20 @@ Intel Gaudi (the vllm-gaudi / HPU plugin) and CPUs, every catalog precision (GGU
 loader), no Apple GPU; llama.cpp runs on NVIDIA (CUDA), AMD (HIP), Apple (Metal) and CPUs, GGUF
 precisions only, one device per server in the plan (its multi-GPU split is by layers, which the
 tensor-parallel physics does not describe), no encoder-decoder speech model; TensorRT-LLM runs on
-NVIDIA only; SGLang on NVIDIA and AMD; Optimum Habana on Gaudi at BF16/FP8.
+NVIDIA only, at the precisions of its PyTorch backend (`_TRTLLM_PYTORCH`); SGLang on NVIDIA and AMD
+(ROCm), every precision but GGUF; Optimum Habana on Gaudi at BF16/FP8. The serving flags each
+planning engine is exported with, and their sources, are in `optimizer.export` and docs/exports.md.
 
 **Planning engines** (`PLANNING_ENGINES`): the engines a plan can be costed with and exported for,
-`vllm` and `llama_cpp`. `default_engine(gpu)` is the documented rule when a workload names none:
-llama.cpp on Apple silicon (vLLM has no Metal backend), vLLM everywhere else (datacenter and
-consumer GPUs, Gaudi, CPU). The other engines describe calibration rows only.
+`vllm`, `sglang`, `tensorrt_llm` (the problem-file name of engine id `trtllm`) and `llama_cpp`
+(`planning_spec` maps a name to its spec). `default_engine(gpu)` is the documented rule when a
+workload names none: llama.cpp on Apple silicon (vLLM has no Metal backend), vLLM everywhere else
+(datacenter and consumer GPUs, Gaudi, CPU); SGLang and TensorRT-LLM are used only when a workload
+names them. Optimum Habana describes calibration rows only. Draft-model speculative decoding
+(`EngineSpec.draft_model`) and encoder-decoder speech models (Whisper) are not planned for SGLang
+and TensorRT-LLM: their candidates are costed without speculation (the exports carry no
+draft-model flags), and their OpenAI servers (`sglang.launch_server`, `trtllm-serve`) are not
+documented here to serve Whisper.
 
 Efficiency per engine is not a separate physics: it is a multiplicative factor on the family's
 latency-path (bandwidth, step overhead) and throughput-path (GEMM efficiency) parameters, fitted
@@ -74,15 +82,23 @@ class EngineSpec:
     """Largest tensor-parallel degree the engine runs one replica with."""
     speech: bool = True
     """Serves encoder-decoder speech models (Whisper)."""
+    draft_model: bool = True
+    """Candidates with draft-model speculative decoding are built for this engine (False for SGLang
+    and TensorRT-LLM, whose exports carry no draft-model flags)."""
 
 
 _GGUF = frozenset({"gguf_f16", "gguf_q4_0"})
 _NOT_GGUF = frozenset({"fp32", "bf16", "fp8", "int8_w8a8", "int8_w8a16", "int4_awq", "int4_gptq", "fp4"})
+_TRTLLM_PYTORCH = frozenset({"fp32", "bf16", "fp8", "int4_awq", "int4_gptq", "fp4"})
+"""TensorRT-LLM's PyTorch backend (the one `trtllm-serve --backend pytorch` runs): FP8, NVFP4 and
+W4A16 AWQ / GPTQ checkpoints besides FP32/BF16 (nvidia.github.io/TensorRT-LLM/features/quantization.html:
+"The default PyTorch backend supports FP4 and FP8 quantization"; INT8 SmoothQuant and INT8
+weight-only are recipes of the legacy TensorRT backend, not planned)."""
 
 ENGINES: dict[str, EngineSpec] = {
     "trtllm": EngineSpec(
         "trtllm", "TensorRT-LLM", 4096, 8192, 0.90, "of_free", "bf16",
-        vendors=frozenset({"nvidia"}), precisions=_NOT_GGUF,
+        vendors=frozenset({"nvidia"}), precisions=_TRTLLM_PYTORCH, speech=False, draft_model=False,
     ),
     "vllm": EngineSpec(
         "vllm", "vLLM", 256, 8192, 0.90, "of_total", "bf16",
@@ -90,7 +106,7 @@ ENGINES: dict[str, EngineSpec] = {
     ),
     "sglang": EngineSpec(
         "sglang", "SGLang", 4096, 8192, 0.88, "of_total", "bf16",
-        vendors=frozenset({"nvidia", "amd"}), precisions=_NOT_GGUF,
+        vendors=frozenset({"nvidia", "amd"}), precisions=_NOT_GGUF, speech=False, draft_model=False,
     ),
     "llama_cpp": EngineSpec(
         "llama_cpp", "llama.cpp", 1, 512, 1.0, "of_free", "gguf_f16",
@@ -103,21 +119,46 @@ ENGINES: dict[str, EngineSpec] = {
 }
 """Known engines by id."""
 
-PlanningEngine = Literal["vllm", "llama_cpp"]
-"""Engines a plan can be costed with and exported for (see the module docstring)."""
-PLANNING_ENGINES: tuple[PlanningEngine, ...] = ("vllm", "llama_cpp")
+PlanningEngine = Literal["vllm", "sglang", "tensorrt_llm", "llama_cpp"]
+"""Engines a plan can be costed with and exported for, by their problem-file names."""
+PLANNING_ENGINES: tuple[PlanningEngine, ...] = ("vllm", "sglang", "tensorrt_llm", "llama_cpp")
+PLANNING_ENGINE_IDS: dict[PlanningEngine, str] = {
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "tensorrt_llm": "trtllm",
+    "llama_cpp": "llama_cpp",
+}
+"""Problem-file engine name -> `ENGINES` id (TensorRT-LLM's id `trtllm` predates the planning name)."""
+
+
+def planning_spec(name: PlanningEngine) -> EngineSpec:
+    """The engine spec of a planning-engine name.
+
+    >>> planning_spec("tensorrt_llm").name
+    'TensorRT-LLM'
+    """
+    return ENGINES[PLANNING_ENGINE_IDS[name]]
 
 
 def planning_engine(engine: EngineSpec) -> PlanningEngine:
-    """The planning-engine id of an engine; ValueError for an engine plans cannot use.
+    """The planning-engine name of an engine; ValueError for an engine plans cannot use.
 
-    >>> planning_engine(ENGINES["llama_cpp"])
-    'llama_cpp'
+    >>> planning_engine(ENGINES["llama_cpp"]), planning_engine(ENGINES["trtllm"])
+    ('llama_cpp', 'tensorrt_llm')
     """
-    for name in PLANNING_ENGINES:
-        if engine.id == name:
+    for name, engine_id in PLANNING_ENGINE_IDS.items():
+        if engine.id == engine_id:
             return name
     raise ValueError(f"engine {engine.id} is not a planning engine ({', '.join(PLANNING_ENGINES)})")
+
+
+def display_id(engine: EngineSpec) -> str:
+    """The name a user writes for the engine: its planning name, else its id."""
+    try:
+        return planning_engine(engine)
+    except ValueError:
+        return engine.id
+
 
 REFERENCE_ENGINE = "trtllm"
 """Engine of most calibration rows; its efficiency factors are 1 by definition."""
@@ -203,7 +244,7 @@ def engine_conflicts(
     """
     out: list[tuple[str, str]] = []
     served = ", ".join(sorted(engine.precisions)) if engine.precisions is not None else "all"
-    who = f"engine {engine.id} ({engine.name})"
+    who = f"engine {display_id(engine)} ({engine.name})"
     for j, pid in enumerate(precision_ids or ()):
         if pid is not None and not serves_precision(engine, pid):
             out.append(

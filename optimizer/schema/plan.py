@@ -96,9 +96,10 @@ class SpeculativeConfig(Frozen):
 
 class Engine(Frozen):
     """Serving-engine settings for each replica, named after vLLM's engine arguments (snake_case of the
-    flags); a llama.cpp replica maps them to `llama-server` flags (see `docs/exports.md`)."""
+    flags); SGLang, TensorRT-LLM and llama.cpp replicas map them to their own server's flags
+    (`sglang.launch_server`, `trtllm-serve`, `llama-server`; see `docs/exports.md`)."""
 
-    name: Literal["vllm", "llama_cpp"] = "vllm"
+    name: Literal["vllm", "sglang", "tensorrt_llm", "llama_cpp"] = "vllm"
     """Serving engine the settings are for: the engine the candidate was costed with (its limits
     bound `max_num_seqs`)."""
     tensor_parallel_size: int

@@ -241,10 +241,11 @@ class Workload(Frozen):
     """Precisions to consider (default: every catalog precision meeting `min_quality`)."""
     tensor_parallel: tuple[Annotated[int, Field(ge=1, le=72)], ...] | None = None
     """Tensor-parallel degrees to consider (default: 1, 2, 4, 8 up to the GPU's limit)."""
-    engine: Literal["vllm", "llama_cpp"] | None = None
+    engine: Literal["vllm", "sglang", "tensorrt_llm", "llama_cpp"] | None = None
     """Serving engine every replica of this workload runs, costed with its limits (vLLM: at most
-    256 running sequences; llama.cpp: one stream, one device, GGUF precisions) and exported as that
-    engine's command. Omitted: llama.cpp on Apple silicon, vLLM on every other device."""
+    256 running sequences; SGLang and TensorRT-LLM: 4096, NVIDIA (SGLang also AMD) GPUs, no GGUF,
+    no draft-model speculation; llama.cpp: one stream, one device, GGUF precisions) and exported as
+    that engine's command. Omitted: llama.cpp on Apple silicon, vLLM on every other device."""
     residency: Literal["user_region"] | tuple[Id, ...] | None = None
     """Data residency: `user_region` keeps each region's traffic in sites of that region's jurisdiction;
     a list of jurisdictions restricts all of it; omitted means anywhere."""

@@ -121,7 +121,11 @@ def test_a_named_llama_cpp_engine_exports_llama_server(tmp_path: Path) -> None:
             {"engine": "llama_cpp", "precisions": ["fp8"]},
             r"apple.yaml:\d+: workloads\[0\].precisions\[0\]: engine llama_cpp .*not serve precision fp8",
         ),
-        ({"engine": "tensorrt"}, r"workloads\[0\].engine: must be 'vllm' or 'llama_cpp' \(got 'tensorrt'\)"),
+        (
+            {"engine": "tensorrt"},
+            r"workloads\[0\].engine: must be 'vllm', 'sglang', 'tensorrt_llm' or 'llama_cpp' "
+            r"\(got 'tensorrt'\); did you mean 'tensorrt_llm'\?",
+        ),
     ],
 )
 def test_bad_engine_choices_are_input_errors(

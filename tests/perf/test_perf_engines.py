@@ -73,4 +73,5 @@ def test_engine_conflicts_name_every_problem() -> None:
     assert "runs on none of the offered devices (gaudi3 (Intel))" in found[2][1]
     assert engine_conflicts(ENGINES["vllm"], ["fp8", "gguf_q4_0"], [("whisper_large_v3", True)], []) == []
     with pytest.raises(ValueError, match="not a planning engine"):
-        planning_engine(ENGINES["trtllm"])
+        planning_engine(ENGINES["optimum_habana"])
+    assert planning_engine(ENGINES["trtllm"]) == "tensorrt_llm"
