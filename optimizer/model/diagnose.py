@@ -183,15 +183,15 @@ def describe_rule(m: FleetModel, family: str, w: str, r: str, t: str) -> str:
                     for g in gpus:
                         got = _slack(m, "supply", (s, g, tt))
                         if got is not None and (not tight_only or got[0] < step(s, [g]) - 1e-9):
-                            found.append(f"supply limit at site {s!r} for GPU {g!r} ({got[1]:g} GPUs)")
+                            found.append(f"supply limit at site {s!r} for GPU {g!r} ({got[1] + 0.0:g} GPUs)")
                 else:
                     kw = family == "site_power"
                     got = _slack(m, family, (s, tt))
                     if got is not None and (not tight_only or got[0] < step(s, gpus, kw) - 1e-9):
                         found.append(
-                            f"power limit at site {s!r} ({got[1]:g} kW)"
+                            f"power limit at site {s!r} ({got[1] + 0.0:g} kW)"
                             if kw
-                            else f"GPU limit of site {s!r} ({got[1]:g} GPUs)"
+                            else f"GPU limit of site {s!r} ({got[1] + 0.0:g} GPUs)"
                         )
         return "; ".join(dict.fromkeys(found))
 
