@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ from optimizer.plan import build_plan, explain
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Problem
 from optimizer.solve import RunOptions, Solution, SolveStatus, relaxation_bound, solve
+
+_log = logging.getLogger("optimizer")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def solve_problem(
     t0 = time.perf_counter()
     if opts.baselines:
         plan = plan.model_copy(update={"baselines": compute_baselines(cset.fleet, plan, opts)})
+        warn_cheaper_baselines(plan)
     t1 = time.perf_counter()
     ensure_plan_ok(plan)
     t2 = time.perf_counter()
@@ -203,6 +207,32 @@ def cheapest_single_gpu(
 
 def _savings(base: float | None, plan_cost: float) -> float | None:
     return None if base is None or base <= 0 else (base - plan_cost) / base * 100.0
+
+
+def cheaper_baselines(plan: Plan) -> list[Baseline]:
+    """Baselines that cost less than `plan`: possible only for a plan not proven optimal (a
+    baseline is the same problem with choices taken away, so it is a plan of this problem too)."""
+    return [
+        b
+        for b in plan.baselines
+        if b.monthly_cost_usd is not None and b.monthly_cost_usd < plan.monthly_cost_usd * (1 - 1e-9) - 1e-9
+    ]
+
+
+def warn_cheaper_baselines(plan: Plan) -> None:
+    """Say on stderr (logging) when a baseline beats a time-limited plan, with what to do."""
+    for b in cheaper_baselines(plan):
+        gap = "" if plan.gap is None else f", proven gap {plan.gap:.1%}"
+        _log.warning(
+            "baseline %s costs $%s/month, less than this plan's $%s (status %s%s): the solver "
+            "stopped at its time limit before finding a better plan; raise solver.time_limit_s "
+            "(or --time-limit), or adopt the baseline's configuration",
+            b.name,
+            f"{b.monthly_cost_usd:,.2f}",
+            f"{plan.monthly_cost_usd:,.2f}",
+            plan.status,
+            gap,
+        )
 
 
 def compute_baselines(fleet: FleetData, plan: Plan, opts: SolveOptions) -> list[Baseline]:
