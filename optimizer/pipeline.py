@@ -106,7 +106,11 @@ def solve_problem(
     plan = plan.model_copy(update={"explanations": explain(plan, cset)})
     t0 = time.perf_counter()
     if opts.baselines:
-        plan = plan.model_copy(update={"baselines": compute_baselines(cset.fleet, plan, opts)})
+        baselines, run = baselines_with_runs(cset.fleet, plan, opts)
+        plan = plan.model_copy(update={"baselines": baselines})
+        adopted = adopt_baseline_plan(problem, cset, sol, plan, run)
+        if adopted is not None:
+            sol, plan = adopted
         warn_cheaper_baselines(plan)
     t1 = time.perf_counter()
     ensure_plan_ok(plan)
@@ -144,6 +148,8 @@ class _BaselineRun:
     cost: float
     gap: float | None
     proven: bool
+    solution: Solution | None = None
+    """The baseline's plan in model terms: a plan of the full problem too (a restriction)."""
 
 
 def _gap_note(run: _BaselineRun) -> str:
@@ -201,12 +207,61 @@ def cheapest_single_gpu(
             skipped.append(f"{g}: {str(exc).strip().splitlines()[0][:120] if str(exc).strip() else 'failed'}")
             continue
         if best is None or sol.objective < best.cost:
-            best = _BaselineRun(g, sol.objective, sol.solver.gap, sol.status is SolveStatus.OPTIMAL)
+            best = _BaselineRun(g, sol.objective, sol.solver.gap, sol.status is SolveStatus.OPTIMAL, sol)
     return best, skipped
 
 
 def _savings(base: float | None, plan_cost: float) -> float | None:
     return None if base is None or base <= 0 else (base - plan_cost) / base * 100.0
+
+
+def adopt_baseline_plan(
+    problem: Problem, cset: CandidateSet, sol: Solution, plan: Plan, run: _BaselineRun | None
+) -> tuple[Solution, Plan] | None:
+    """The single-GPU baseline's plan as the result, when the solver stopped at its limit with a
+    dearer plan: the baseline is the same problem with choices taken away, so its plan meets every
+    rule of this one. The proven bound stays the main run's; the gap is re-computed against it.
+    None (keep the solver's plan) otherwise, or if the adopted plan fails its re-check."""
+    if (
+        run is None
+        or run.solution is None
+        or sol.status is SolveStatus.OPTIMAL
+        or not run.cost < sol.objective * (1 - 1e-9) - 1e-9
+    ):
+        return None
+    bound = sol.solver.best_bound
+    gap = None if bound is None else max(0.0, run.cost - bound) / max(abs(run.cost), 1e-9)
+    limit = sol.solver.options.get("mip_gap", 1e-6)
+    status = SolveStatus.OPTIMAL if gap is not None and gap <= float(limit) else SolveStatus.FEASIBLE
+    info = replace(
+        sol.solver,
+        raw_status=f"{sol.solver.raw_status} (the on_demand_single_gpu baseline's plan on {run.gpu} "
+        f"is cheaper than the solver's {sol.objective:,.2f} and is the result)",
+        gap=gap,
+    )
+    adopted = replace(run.solution, status=status, solver=info, model_stats=sol.model_stats)
+    try:
+        new_plan = build_plan(problem, cset, adopted)
+        new_plan = new_plan.model_copy(update={"explanations": explain(new_plan, cset)})
+        cost = new_plan.monthly_cost_usd
+        rebased = [
+            b.model_copy(update={"savings_pct": _savings(b.monthly_cost_usd, cost)}) for b in plan.baselines
+        ]
+        new_plan = new_plan.model_copy(update={"baselines": rebased})
+        ensure_plan_ok(new_plan)
+    except OptimizerError as exc:
+        _log.debug("baseline plan not adopted: %s", exc)
+        return None
+    _log.warning(
+        "the solver stopped at its time limit with a plan costing $%s/month; the single-GPU baseline's "
+        "plan (%s, $%s/month) meets every rule and is the result (proven gap %s); raise the time limit "
+        "for a better plan",
+        f"{sol.objective:,.2f}",
+        run.gpu,
+        f"{run.cost:,.2f}",
+        "unknown" if gap is None else f"{gap:.1%}",
+    )
+    return adopted, new_plan
 
 
 def cheaper_baselines(plan: Plan) -> list[Baseline]:
@@ -236,6 +291,13 @@ def warn_cheaper_baselines(plan: Plan) -> None:
 
 
 def compute_baselines(fleet: FleetData, plan: Plan, opts: SolveOptions) -> list[Baseline]:
+    """The plan's baselines (see `baselines_with_runs`)."""
+    return baselines_with_runs(fleet, plan, opts)[0]
+
+
+def baselines_with_runs(
+    fleet: FleetData, plan: Plan, opts: SolveOptions
+) -> tuple[list[Baseline], _BaselineRun | None]:
     """Baselines are the plan's own problem with choices taken away (`model.restrict`), so every
     rule of the plan - precisions and quality floor, measurements, latency, residency, placement,
     supply, power, budget, shortfall - applies to them too and none can be cheaper than the plan:
@@ -288,4 +350,4 @@ def compute_baselines(fleet: FleetData, plan: Plan, opts: SolveOptions) -> list[
             note=note,
         )
     )
-    return out
+    return out, best
