@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from optimizer.candidates import CandidateSet, EvaluationCache, build_candidates
 from optimizer.catalog import Catalog
 from optimizer.check import ensure_plan_ok
 from optimizer.diagnosis import solve_diagnosed
-from optimizer.errors import InputError, OptimizerError
+from optimizer.errors import InfeasibleError, InputError, OptimizerError
 from optimizer.loading.problem_file import LoadedProblem, load_problem
-from optimizer.model import FleetData, build_model
+from optimizer.model import FleetData, FleetModel, build_model
 from optimizer.model.diagnose import precheck
 from optimizer.model.restrict import restrict_fleet, serverless_only_usd
 from optimizer.plan import build_plan, explain
@@ -76,16 +78,40 @@ def _solve_fleet(
     model = build_model(cset.fleet)
     t2 = time.perf_counter()
     s = problem.solver
-    sol = solve_diagnosed(
-        model,
+    run: Callable[[FleetModel], Solution] = partial(
+        solve_diagnosed,
         solver="cbc" if (opts.solver or s.name) == "cbc" else "highs",
         time_limit_s=opts.time_limit_s or s.time_limit_s,
         mip_gap=opts.mip_gap if opts.mip_gap is not None else s.mip_gap,
         threads=opts.threads or s.threads,
         msg=opts.msg,
     )
+    sol = _within_budget(cset.fleet, run(model), run)
     t3 = time.perf_counter()
     return cset, sol, Timings(candidates_s=t1 - t0, build_s=t2 - t1, solve_s=t3 - t2)
+
+
+BUDGET_TOLERANCE_USD = 0.005
+"""A plan may exceed the budget by at most half a cent. Solvers accept rows within a relative
+feasibility tolerance (about 1e-6), i.e. cents on a five-figure budget."""
+
+
+def _within_budget(fleet: FleetData, sol: Solution, run: Callable[[FleetModel], Solution]) -> Solution:
+    """`sol`, or when its spend exceeds the budget by more than `BUDGET_TOLERANCE_USD` (inside the
+    solver's tolerance), the solution of the same fleet with the budget row lowered by that excess.
+    An infeasible re-solve is reported against the budget the user wrote."""
+    budget = fleet.budget_usd_per_month
+    if budget is None:
+        return sol
+    over = sol.objective - sol.cost_terms.get("shortfall_penalty", 0.0) - budget
+    if over <= BUDGET_TOLERANCE_USD:
+        return sol
+    lowered = budget - over - BUDGET_TOLERANCE_USD
+    _log.debug("plan over budget by $%.4f within solver tolerance: re-solving at $%.4f", over, lowered)
+    try:
+        return run(build_model(replace(fleet, budget_usd_per_month=lowered)))
+    except InfeasibleError as exc:
+        raise InfeasibleError(str(exc).replace(f"${lowered:,.2f}", f"${budget:,.2f}")) from None
 
 
 def solve_problem(

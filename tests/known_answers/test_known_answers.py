@@ -434,6 +434,20 @@ def test_budget_just_short_is_infeasible(tmp_path: Path, capsys: pytest.CaptureF
     assert "budget of $20,074.90/month" in err and "workload 'chat'" in err, err
 
 
+def test_one_cent_short_budget_is_infeasible_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ka26 with a budget of $20,074.99, one cent (5e-7) short of 11 replicas' $20,075.00: inside
+    the solver's feasibility tolerance, so the first solve returns the $20,075.00 plan; the plan may
+    exceed the budget by half a cent at most (`pipeline.BUDGET_TOLERANCE_USD`), so it is re-solved
+    with the row lowered by the excess, proven infeasible, and reported against the budget written."""
+    text = (PROBLEMS / "ka26_budget_exact.yaml").read_text()
+    path = tmp_path / "cent_short.yaml"
+    path.write_text(text.replace("budget_usd_per_month: 20075", "budget_usd_per_month: 20074.99"))
+    capsys.readouterr()
+    assert main(["solve", str(path), "-q"]) == 3
+    err = capsys.readouterr().err
+    assert "budget of $20,074.99/month" in err and "workload 'chat'" in err, err
+
+
 def test_min_replica_per_active_site_makes_one_commitment_pay(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
