@@ -27,7 +27,7 @@ from optimizer.model.restrict import restrict_fleet, serverless_only_usd
 from optimizer.plan import build_plan, explain
 from optimizer.schema.plan import Baseline, Plan
 from optimizer.schema.problem import Problem
-from optimizer.solve import RunOptions, Solution, SolveStatus, relaxation_bound, solve
+from optimizer.solve import RunOptions, Solution, SolveStatus, relative_gap, relaxation_bound, solve
 
 _log = logging.getLogger("optimizer")
 
@@ -256,7 +256,7 @@ def adopt_baseline_plan(
     ):
         return None
     bound = sol.solver.best_bound
-    gap = None if bound is None else max(0.0, run.cost - bound) / max(abs(run.cost), 1e-9)
+    gap = relative_gap(run.cost, bound)
     limit = sol.solver.options.get("mip_gap", 1e-6)
     status = SolveStatus.OPTIMAL if gap is not None and gap <= float(limit) else SolveStatus.FEASIBLE
     info = replace(

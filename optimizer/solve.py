@@ -299,7 +299,7 @@ def map_cbc_status(pulp_status: int, sol_status: int, gap: float | None, mip_gap
     return SolveStatus.ERROR
 
 
-def _relative_gap(objective: float | None, bound: float | None) -> float | None:
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """|objective - bound| / max(|objective|, 1e-9)... 0 when both are 0 (HiGHS's convention)."""
     if objective is None or bound is None or not math.isfinite(objective) or not math.isfinite(bound):
         return None
@@ -359,12 +359,9 @@ class HighsMatrix:
         keep = np.array([n not in names for n in self.row_names], dtype=bool)
         if keep.all():
             return self
-        ends = np.append(self.starts[1:], len(self.index))
-        kept_rows = np.flatnonzero(keep)
-        pieces = [np.arange(self.starts[i], ends[i]) for i in kept_rows]
-        take = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
-        lengths = (ends - self.starts)[kept_rows]
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int32) if len(lengths) else lengths
+        lengths = np.diff(np.append(self.starts, len(self.index)))
+        take = np.repeat(keep, lengths)  # the nonzeros of the kept rows
+        kept = lengths[keep]
         return HighsMatrix(
             self.variables,
             self.cost,
@@ -373,7 +370,7 @@ class HighsMatrix:
             self.integer,
             self.row_lower[keep],
             self.row_upper[keep],
-            starts.astype(np.int32),
+            (np.cumsum(kept) - kept).astype(np.int32),
             self.index[take],
             self.value[take],
             self.offset,
@@ -530,7 +527,7 @@ def _better(best: _Incumbent | None, values: Any, objective: float, source: str)
 
 def _within(objective: float, bound: float | None, mip_gap: float) -> bool:
     """`objective` is proven within `mip_gap` (relative) of the lower `bound`."""
-    gap = _relative_gap(objective, bound)
+    gap = relative_gap(objective, bound)
     return gap is not None and gap <= mip_gap
 
 
@@ -662,9 +659,9 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
                         best and best.source,
                         opts.time_limit_s - left(),
                     )
-            h = _highs_of(mat, opts)
             closed = best is not None and _within(best.objective, lp_bound, opts.mip_gap)
-            if not closed:
+            h = None if closed else _highs_of(mat, opts)
+            if h is not None:
                 _offer_start(h, best, mat.offset)
                 h.setOptionValue("time_limit", float(max(0.05, left())))
                 h.run()
@@ -674,29 +671,31 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
             SolverInfo("highs", "", _options(opts), time.perf_counter() - begin, "error"),
             f"{type(exc).__name__}: {exc}",
         )
-    return _highs_result(problem, mat, opts, h, best, lp_bound, closed, time.perf_counter() - begin)
+    return _highs_result(problem, mat, opts, h, best, lp_bound, time.perf_counter() - begin)
 
 
 def _highs_result(
     problem: Any,
     mat: HighsMatrix,
     opts: RunOptions,
-    h: Any,
+    h: Any | None,
     best: _Incumbent | None,
     lp_bound: float | None,
-    closed: bool,
     wall: float,
 ) -> _Run:
-    """Status, bound and gap of a HiGHS run (the final MIP `h`, or `best` when it closed the gap
+    """Status, bound and gap of a HiGHS run (the final MIP `h`, or None when `best` closed the gap
     against `lp_bound` before the MIP ran); the plan's values are put on the PuLP variables."""
-    version = str(h.version())
+    import highspy
+
+    version = str((h or highspy.Highs()).version())  # type: ignore[no-untyped-call]
     is_mip = bool(len(mat.integer))
-    if closed and best is not None and lp_bound is not None:
+    if h is None:
+        assert best is not None and lp_bound is not None  # h is None only when best closed the gap
         status_name, raw = "kOptimal", f"Optimal ({best.source} within the gap of the LP bound)"
         values, has_incumbent = list(best.values), True
         objective: float | None = best.objective
         dual_bound: float | None = lp_bound
-        hinfo_gap = _relative_gap(best.objective, lp_bound)
+        hinfo_gap = relative_gap(best.objective, lp_bound)
     else:
         ms = h.getModelStatus()
         status_name = str(getattr(ms, "name", ms))
@@ -727,10 +726,10 @@ def _highs_result(
     bound = dual_bound
     if lp_bound is not None and (bound is None or lp_bound > bound):
         bound = lp_bound
-    gap = _relative_gap(objective, bound) if has_incumbent else None
+    gap = relative_gap(objective, bound) if has_incumbent else None
     if status_name == "kOptimal":
         bound = objective if bound is None or not is_mip else bound
-        gap = _relative_gap(objective, bound) if is_mip else 0.0
+        gap = relative_gap(objective, bound) if is_mip else 0.0
         if gap is not None and gap > opts.mip_gap and is_mip:  # HiGHS's own gap is the authority here
             gap = hinfo_gap if hinfo_gap is not None else gap
     bounded_below = all(a >= 0 for a in problem.objective.values())
@@ -813,7 +812,7 @@ def _run_cbc(problem: Any, opts: RunOptions) -> _Run:
     gap = _cbc_number(log, "Gap")
     if problem.sol_status == pulp.LpSolutionOptimal:
         bound = objective if bound is None else bound
-        gap = _relative_gap(objective, bound) if gap is None else gap
+        gap = relative_gap(objective, bound) if gap is None else gap
     status = map_cbc_status(problem.status, problem.sol_status, gap, opts.mip_gap)
     version = version_match.group(1) if version_match else ""
     info = SolverInfo("cbc", version, _options(opts), wall, raw, bound, gap)

@@ -56,6 +56,14 @@ class Bounds:
         return out
 
     @cache  # noqa: B019
+    def _pool_counts(self) -> dict[tuple[str, str], int]:
+        """(workload, site) -> the number of latency pools there."""
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for p in self.ix.pools:
+            out[(p.workload, p.site)] += 1
+        return dict(out)
+
+    @cache  # noqa: B019
     def _routed_regions(self) -> dict[tuple[str, str], frozenset[str]]:
         """(workload, site) -> the user regions with a route to the site."""
         out: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -139,7 +147,7 @@ class Bounds:
         usable = [self.usable(k) for k in slots]
         if min(usable) <= 0:
             return per_slot
-        pools = sum(1 for p in self.ix.pools if p.workload == workload and p.site == site) or 1
+        pools = self._pool_counts().get((workload, site), 1)
         held = (self.site_traffic_max(workload, site) + max(usable)) / min(usable) + 1
         total = 2 * pools * math.floor(held + 1e-9)
         share = self.ix.data.spot_max_share
