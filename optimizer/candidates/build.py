@@ -12,6 +12,7 @@ from optimizer.candidates.evaluate import EvaluationCache, evaluate_grids
 from optimizer.candidates.grid import WorkloadGrid, workload_grid
 from optimizer.candidates.offers import OfferTable, collect_offers
 from optimizer.candidates.prune import prune as prune_dominated
+from optimizer.candidates.prune import prune_per_site
 from optimizer.candidates.records import (
     CandidateInfo,
     CandidateSet,
@@ -82,16 +83,17 @@ def workload_candidates(
     *,
     prune: bool,
 ) -> WorkloadCandidates:
-    """Admitted bands -> candidates; their routes; exact dominance pruning; route-less ones dropped."""
+    """Admitted bands -> candidates; their routes; exact dominance pruning (whole candidates, then
+    candidates at single sites); route-less ones dropped."""
     taken: set[str] = set()
     bands = [b for o in outcomes for b in band_candidates(g, o, taken)]
     index = RouteIndex(g, offers, rtt)
     routes = {b.id: index.routes(b) for b in bands}
-    kept = [
-        candidate_info(g, b, catalog)
-        for b in (prune_dominated(bands, routes) if prune else bands)
-        if routes[b.id]
-    ]
+    survivors = bands
+    if prune:
+        survivors = prune_dominated(bands, routes)
+        routes = {**routes, **prune_per_site(survivors, routes)}
+    kept = [candidate_info(g, b, catalog) for b in survivors if routes[b.id]]
     return WorkloadCandidates(
         grid=g,
         outcomes=outcomes,

@@ -5,10 +5,18 @@ Candidate a dominates b (same workload, same model group, same GPU type) when a 
 replica of b, have at least b's capacity. Any plan using b can swap each b replica for those a
 replicas at no more cost and no less capacity on the same or more routes, so pruning never
 changes the optimum (tested).
+
+The same argument holds site by site (`prune_per_site`): every rule that involves a replica of b at
+site s either concerns that site only (capacity, packing, supply, site limits, minimum replicas per
+active site) or counts GPUs of the workload (spot share, which the swap does not raise). So b may
+be dropped at s when a kept candidate dominates it on the routes through s alone, even where b is
+still needed at other sites. Latency bands make this common: the tightest band a site's nearest
+region needs dominates, at that site, every tighter band of the configuration.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeVar
 
@@ -58,3 +66,23 @@ def prune(cands: Sequence[C], routes: Mapping[str, frozenset[tuple[str, str]]]) 
         if not any(dominates(k, c, routes) for k in group):
             group.append(c)
     return sorted((c for group in kept.values() for c in group), key=lambda c: c.id)
+
+
+def prune_per_site(
+    cands: Sequence[C], routes: Mapping[str, frozenset[tuple[str, str]]]
+) -> dict[str, frozenset[tuple[str, str]]]:
+    """Routes of each candidate after dropping it at every site where a candidate kept there
+    dominates it on that site's routes (`prune` applied to each site's routes). Candidate id ->
+    its remaining (region, site) pairs, possibly empty.
+
+    Candidates are visited per site in `prune`'s order, so the result is deterministic."""
+    by_site: dict[str, dict[str, set[tuple[str, str]]]] = defaultdict(lambda: defaultdict(set))
+    for c in cands:
+        for r, s in routes[c.id]:
+            by_site[s][c.id].add((r, s))
+    kept: dict[str, set[tuple[str, str]]] = {c.id: set() for c in cands}
+    for s in sorted(by_site):
+        here = {cid: frozenset(pairs) for cid, pairs in by_site[s].items()}
+        for c in prune([c for c in cands if c.id in here], here):
+            kept[c.id] |= here[c.id]
+    return {cid: frozenset(pairs) for cid, pairs in kept.items()}
