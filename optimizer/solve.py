@@ -425,6 +425,10 @@ def highs_matrix(problem: Any) -> HighsMatrix:
     )
 
 
+TIGHTER_LP_FACTOR = 4.0
+"""A tighter LP level is tried only when the LP budget left is at least this many times what the
+looser level took (a tighter level, with more big-M rows, took 3-5x as long; on the synthetic large
+problem it ran out of time after 19 s that the integer phases then lacked)."""
 LP_SHARE = 0.4
 """Most of the time limit the LP relaxation may take (the rest is left for integer plans)."""
 ZERO = 1e-9
@@ -544,10 +548,12 @@ def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float
     levels = [*reversed(opts.relaxations)] if opts.relaxations else [frozenset()]
     begin = time.perf_counter()
     found: tuple[float | None, Any] = (None, None)
+    last_s = 0.0
     for names in levels:
         budget = limit_s - (time.perf_counter() - begin)
-        if budget <= 0.05 and found[0] is not None:
-            break
+        if found[0] is not None and (budget <= 0.05 or TIGHTER_LP_FACTOR * last_s > budget):
+            break  # a tighter LP takes longer than the looser one: no time left for it
+        lap = time.perf_counter()
         relax = _highs_of(mat.without_rows(names), opts, integer=False)
         relax.setOptionValue("time_limit", float(max(0.05, budget)))
         relax.run()
@@ -558,6 +564,7 @@ def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float
             break
         values = np.array(relax.getSolution().col_value, dtype=float)
         found = (float(relax.getInfo().objective_function_value) + mat.offset, values)
+        last_s = time.perf_counter() - lap
     return found
 
 
@@ -589,13 +596,18 @@ def _neighbourhood_phase(
     slack: int | None,
 ) -> _Incumbent | None:
     """The MIP restricted to the LP's support (every integer column the LP leaves at 0 fixed to 0;
-    with `slack`, the others at most ceil(LP value) + slack), solved within `limit_s` and cut off
-    at `best`: a plan of the full problem when it finds one, usually far better than rounding (it
-    picks whole replicas and instances where the LP used fractions). Returns the better plan."""
+    with `slack`, the others at most ceil(LP value) + slack), widened by the support of `best`
+    (an LP that left out the site-activity rows leaves every `active` binary at 0; fixing those
+    to 0 made the neighbourhood infeasible whenever the LP had routed any traffic), solved within
+    `limit_s` and cut off at `best`: a plan of the full problem when it finds one, usually far
+    better than rounding (it picks whole replicas and instances where the LP used fractions).
+    Returns the better plan."""
     import numpy as np
 
     ints = mat.integer
     x = lp_values[ints]
+    if best is not None:  # the LP may leave out rows (site activity) the plan in hand had to meet
+        x = np.maximum(x, best.values[ints])
     zero = (np.abs(x) <= ZERO) & (mat.lower[ints] <= 0.0)
     if not zero.any() or zero.all():
         return best

@@ -357,3 +357,32 @@ def test_rounded_lp_start_meets_every_row() -> None:
         x = np.array([float(plan.get(v, relaxed[v])) for v in mat.variables])
         kept += solve_mod._feasible(mat, x)
     assert kept >= 4, kept
+
+
+def test_neighbourhood_keeps_the_sites_the_rounded_plan_activates() -> None:
+    """An LP without the site-activity rows leaves every `active` binary at 0; the LP-support
+    neighbourhood must not fix them to 0 (that made it infeasible whenever traffic was routed):
+    it widens the support by the rounded plan's and finds a plan no dearer than it."""
+    import numpy as np
+
+    from optimizer.model.incumbent import rounded_start
+
+    data = dataclasses.replace(
+        synthetic_fleet(candidates=16, periods=4, sites=4, regions=3, workloads=2, seed=3),
+        min_replicas_per_active_site=1,
+    )
+    model = build_model(data)
+    assert model.active
+    mat = solve_mod.highs_matrix(model.problem)
+    loosest = model.relaxation_rows()[-1]
+    h = solve_mod._highs_of(mat.without_rows(loosest), RunOptions(), integer=False)
+    h.run()
+    lp = np.array(h.getSolution().col_value, dtype=float)
+    act = [mat.variables.index(v) for v in model.active.values()]
+    assert np.all(lp[act] <= 1e-9)  # the relaxation leaves the activity binaries at 0
+    rounded = solve_mod._rounded_phase(mat, lambda x: rounded_start(model, x), lp)
+    assert rounded is not None
+    found = solve_mod._neighbourhood_phase(mat, RunOptions(), lp, rounded, 30.0, 2)
+    assert found is not None and found.source.startswith("LP-support neighbourhood")
+    assert found.objective <= rounded.objective + 1e-6
+    assert solve_mod._feasible(mat, found.values)
