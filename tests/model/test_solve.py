@@ -386,3 +386,31 @@ def test_neighbourhood_keeps_the_sites_the_rounded_plan_activates() -> None:
     assert found is not None and found.source.startswith("LP-support neighbourhood")
     assert found.objective <= rounded.objective + 1e-6
     assert solve_mod._feasible(mat, found.values)
+
+
+def test_lp_levels_solved_warm_give_the_cold_optimum() -> None:
+    """`_lp_phase` adds each tighter level's rows to the solved looser LP: its optimum is the one
+    of the tighter LP solved from scratch, and `rows_named` + `without_rows` split the matrix."""
+    import numpy as np
+
+    data = dataclasses.replace(
+        synthetic_fleet(candidates=16, periods=4, sites=4, regions=3, workloads=2, seed=3),
+        min_replicas_per_active_site=2,
+    )
+    model = build_model(data)
+    mat = solve_mod.highs_matrix(model.problem)
+    levels = model.relaxation_rows()
+    names = levels[-1]
+    count, lower, _upper, nnz, _starts, _index, _value = mat.rows_named(names)
+    rest = mat.without_rows(names)
+    assert count == len(names) and count + len(rest.row_lower) == len(mat.row_lower)
+    assert nnz + len(rest.index) == len(mat.index) and len(lower) == count
+    opts = RunOptions(relaxations=levels)
+    bound, values = solve_mod._lp_phase(mat, opts, 30.0)
+    cold = solve_mod._highs_of(mat.without_rows(levels[0]), RunOptions(), integer=False)
+    cold.run()
+    assert bound == pytest.approx(cold.getInfo().objective_function_value + mat.offset, rel=1e-7)
+    loosest = solve_mod._highs_of(rest, RunOptions(), integer=False)
+    loosest.run()
+    assert bound >= loosest.getInfo().objective_function_value + mat.offset - 1e-6
+    assert values is not None and np.all(np.isfinite(values))
