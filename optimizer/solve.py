@@ -450,7 +450,7 @@ TIGHTER_LP_FACTOR = 1.0
 loosest level took. Tighter levels re-solve warm from the looser one's basis (a fraction of its
 time); solved cold, the synthetic large problem's second level ran out of time after 19 s that
 the integer phases then lacked."""
-LP_SHARE = 0.4
+LP_SHARE = 0.5
 """Most of the time limit the LP relaxation may take (the rest is left for integer plans)."""
 ZERO = 1e-9
 """An LP value at most this is zero: the neighbourhood MIP fixes such integer columns to 0."""
@@ -578,7 +578,8 @@ def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float
             break  # no time left for a tighter LP
         if i:
             relax.addRows(*mat.rows_named(levels[i - 1] - names))
-        relax.setOptionValue("time_limit", float(max(0.05, budget)))
+        # HiGHS's time limit counts every run of the object: the earlier levels' time included
+        relax.setOptionValue("time_limit", float(time.perf_counter() - begin + max(0.05, budget)))
         relax.run()
         status = str(relax.getModelStatus().name)
         elapsed = time.perf_counter() - begin
@@ -643,6 +644,13 @@ def _neighbourhood_phase(
     _offer_start(sub, best, mat.offset)
     sub.setOptionValue("time_limit", float(max(0.05, limit_s)))
     sub.run()
+    _log.debug(
+        "highs: neighbourhood (+%s) of %d free integer columns: %s, %s",
+        slack,
+        int((~zero).sum()),
+        sub.getModelStatus().name,
+        sub.getInfo().objective_function_value + mat.offset,
+    )
     if int(sub.getInfo().primal_solution_status) != 2:
         return best
     values = np.array(sub.getSolution().col_value, dtype=float)
