@@ -6,9 +6,9 @@
   target, so a failed or interrupted run never leaves a truncated file (an existing plan stays as
   it was). Temporary files still in flight are removed by `remove_partial_outputs` (the CLI's
   Ctrl-C handler calls it before exiting).
-- `native_stdout_to_stderr`: while a solver runs, file descriptor 1 points at stderr, so banners
-  and logs that native libraries print (HiGHS prints "Running HiGHS ..." on fd 1) never mix with a
-  JSON or YAML document on stdout.
+- `native_stdout_to_stderr`: while a solver runs, file descriptor 1 points at stderr (or, when no
+  solver log was asked for, at the null device), so banners and logs that native libraries print
+  (HiGHS prints "Running HiGHS ..." on fd 1) never mix with a JSON or YAML document on stdout.
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ _REDIRECT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def native_stdout_to_stderr() -> Iterator[None]:
-    """Point file descriptor 1 at stderr for the duration (native libraries' prints go to stderr).
+def native_stdout_to_stderr(discard: bool = False) -> Iterator[None]:
+    """Point file descriptor 1 at stderr for the duration (native libraries' prints go to stderr),
+    or with `discard` at the null device (no solver log asked for: HiGHS's banner is noise).
 
     Python's `sys.stdout` is flushed first and keeps working afterwards; nothing is redirected if
     descriptors 1 or 2 are not open.
@@ -109,7 +110,14 @@ def native_stdout_to_stderr() -> Iterator[None]:
             yield
             return
         try:
-            os.dup2(2, 1)
+            if discard:
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, 1)
+                finally:
+                    os.close(null)
+            else:
+                os.dup2(2, 1)
         except OSError:
             os.close(saved)
             yield

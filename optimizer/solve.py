@@ -685,7 +685,7 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
 
     try:
         mat = highs_matrix(problem)
-        with native_stdout_to_stderr():  # HiGHS prints its banner and log on fd 1
+        with native_stdout_to_stderr(discard=not opts.msg):  # HiGHS prints its banner and log on fd 1
             if opts.start is not None and len(mat.integer):
                 lp_bound, lp_values = _lp_phase(mat, opts, LP_SHARE * opts.time_limit_s)
                 _log.debug("highs: LP relaxation %s after %.1f s", lp_bound, opts.time_limit_s - left())
@@ -730,7 +730,11 @@ def _highs_result(
     against `lp_bound` before the MIP ran); the plan's values are put on the PuLP variables."""
     import highspy
 
-    version = str((h or highspy.Highs()).version())  # type: ignore[no-untyped-call]
+    if h is None:
+        with native_stdout_to_stderr(discard=not opts.msg):  # a first Highs() prints the banner
+            version = str(highspy.Highs().version())  # type: ignore[no-untyped-call]
+    else:
+        version = str(h.version())
     is_mip = bool(len(mat.integer))
     if h is None:
         assert best is not None and lp_bound is not None  # h is None only when best closed the gap
@@ -839,7 +843,7 @@ def _run_cbc(problem: Any, opts: RunOptions) -> _Run:
             return _Run(SolveStatus.ERROR, base, "CBC is not available")
         start = time.perf_counter()
         try:
-            with native_stdout_to_stderr():
+            with native_stdout_to_stderr(discard=not opts.msg):
                 problem.solve(cmd)
         except Exception as exc:
             return _Run(SolveStatus.ERROR, base, f"{type(exc).__name__}: {exc}")
