@@ -118,6 +118,8 @@ class RunOptions:
     msg: bool = False
     start: StartFn | None = None
     relaxations: tuple[frozenset[str], ...] = ()
+    column_groups: tuple[tuple[str, ...], ...] = ()
+    """Integer columns the widest neighbourhood frees together (`FleetModel.column_groups`)."""
     """Row names the LP phase may leave out, level by level (`FleetModel.relaxation_rows`)."""
     """HiGHS only: turns the LP relaxation's values into a starting plan (see `_run_highs`)."""
 
@@ -160,7 +162,8 @@ def solve(
             return rounded_start(model, lp)
 
     relaxations = model.relaxation_rows() if start is not None else ()
-    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations)
+    groups = model.column_groups() if start is not None else ()
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations, groups)
     run = run_solver(model.problem, opts)
     if run.status is SolveStatus.INFEASIBLE:
         raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
@@ -604,11 +607,28 @@ def _rounded_phase(mat: HighsMatrix, start: StartFn, lp_values: Any) -> _Incumbe
     return _Incumbent(initial, float(mat.cost @ initial) + mat.offset, "rounded LP relaxation")
 
 
-NEIGHBOURHOODS: tuple[tuple[int | None, float], ...] = ((2, 0.3), (None, 0.5))
+GROUPS = -1
+"""`slack` of the widest neighbourhood: unbounded, with whole column groups freed."""
+NEIGHBOURHOODS: tuple[tuple[int | None, float], ...] = ((2, 0.3), (None, 0.5), (GROUPS, 0.5))
 """The LP-support neighbourhoods tried in turn, as (slack, share): integer columns the LP leaves at
-0 are fixed to 0, the others bounded by ceil(LP value) + slack (None: unbounded); each may use
-`share` of the time left when it starts. The tight one is small and fast; the wide one, cut off at
-the plan in hand, improves on it."""
+0 are fixed to 0, the others bounded by ceil(LP value) + slack (None: unbounded; GROUPS: unbounded,
+and a column is free when any column of its group is in the support: a slot or pool the LP uses in
+some hour may be used in every hour); each may use `share` of the time left when it starts. The
+tight one is small and fast; the wider ones, cut off at the plan in hand, improve on it (synthetic
+medium seed 2: 41,716 -> 36,914 -> 31,927)."""
+
+
+def _group_columns(mat: HighsMatrix, groups: tuple[tuple[str, ...], ...]) -> list[Any]:
+    """Column indices of each group of column names (names not in `mat` are skipped)."""
+    import numpy as np
+
+    where = {v.name: i for i, v in enumerate(mat.variables)}
+    out = []
+    for names in groups:
+        cols = [where[n] for n in names if n in where]
+        if len(cols) > 1:
+            out.append(np.array(cols, dtype=np.int64))
+    return out
 
 
 def _neighbourhood_phase(
@@ -625,14 +645,22 @@ def _neighbourhood_phase(
     to 0 made the neighbourhood infeasible whenever the LP had routed any traffic), solved within
     `limit_s` and cut off at `best`: a plan of the full problem when it finds one, usually far
     better than rounding (it picks whole replicas and instances where the LP used fractions).
+    With `slack` = GROUPS, unbounded and widened to whole column groups (`opts.column_groups`).
     Returns the better plan."""
     import numpy as np
 
     ints = mat.integer
-    x = lp_values[ints]
+    support = np.abs(lp_values)
     if best is not None:  # the LP may leave out rows (site activity) the plan in hand had to meet
-        x = np.maximum(x, best.values[ints])
-    zero = (np.abs(x) <= ZERO) & (mat.lower[ints] <= 0.0)
+        support = np.maximum(support, np.abs(best.values))
+    wide_groups = slack == GROUPS
+    if wide_groups:
+        for group in _group_columns(mat, opts.column_groups):
+            if (support[group] > ZERO).any():
+                support[group] = np.maximum(support[group], 1.0)
+        slack = None
+    x = support[ints]
+    zero = (x <= ZERO) & (mat.lower[ints] <= 0.0)
     if not zero.any() or zero.all():
         return best
     upper = np.where(zero, 0.0, mat.upper[ints])
@@ -645,8 +673,8 @@ def _neighbourhood_phase(
     sub.setOptionValue("time_limit", float(max(0.05, limit_s)))
     sub.run()
     _log.debug(
-        "highs: neighbourhood (+%s) of %d free integer columns: %s, %s",
-        slack,
+        "highs: neighbourhood (%s) of %d free integer columns: %s, %s",
+        "whole slots" if wide_groups else f"+{slack}",
         int((~zero).sum()),
         sub.getModelStatus().name,
         sub.getInfo().objective_function_value + mat.offset,
@@ -657,6 +685,8 @@ def _neighbourhood_phase(
     if not _feasible(mat, values):
         return best
     label = "LP-support neighbourhood" + ("" if slack is None else f" (+{slack})")
+    if wide_groups:
+        label += " (whole slots)"
     return _better(best, values, float(mat.cost @ values) + mat.offset, label)
 
 
@@ -667,14 +697,17 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     1. the LP relaxation (at most `LP_SHARE` of the limit): a valid lower bound, kept if the MIP
        stops before proving a better one;
     2. `start`'s rounding of the LP values, kept if it meets every row;
-    3. the MIP restricted to the LP's support (`NEIGHBOURHOODS`: a tight one, then a wide one cut
-       off at the plan in hand);
+    3. the MIP restricted to the support of the LP and of every plan found so far
+       (`NEIGHBOURHOODS`: a tight one, then wider ones cut off at the plan in hand, the widest
+       freeing whole slots and pools);
     4. the full MIP for the rest of the limit, started from the best plan so far.
     The best checked plan wins, so a time limit still returns a plan with a proven gap.
     """
     base = SolverInfo("highs", "", _options(opts), 0.0, "not run")
     if not pulp.HiGHS(msg=False).available():
         return _Run(SolveStatus.ERROR, base, "highspy is not installed")
+    import numpy as np
+
     _prepare_highs_scheduler(opts.threads)
     begin = time.perf_counter()
     lp_bound: float | None = None
@@ -692,10 +725,13 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
                 if lp_values is not None:
                     best = _rounded_phase(mat, opts.start, lp_values)
                     _log.debug("highs: rounded start %s", best and round(best.objective, 2))
+                    support = np.abs(lp_values)  # the LP's, and every plan's found so far
                     for slack, share in NEIGHBOURHOODS:
-                        if best is not None and _within(best.objective, lp_bound, opts.mip_gap):
-                            break
-                        best = _neighbourhood_phase(mat, opts, lp_values, best, share * left(), slack)
+                        if best is not None:
+                            support = np.maximum(support, np.abs(best.values))
+                            if _within(best.objective, lp_bound, opts.mip_gap):
+                                break
+                        best = _neighbourhood_phase(mat, opts, support, best, share * left(), slack)
                     _log.debug(
                         "highs: best plan %s (%s) after %.1f s",
                         best and round(best.objective, 2),

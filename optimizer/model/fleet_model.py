@@ -120,6 +120,20 @@ class FleetModel:
             frozenset(c.name for f in fams for c in self.constraints.get(f, {}).values()) for fams in levels
         )
 
+    def column_groups(self) -> tuple[tuple[str, ...], ...]:
+        """Names of integer columns that a neighbourhood frees together: the per-period replica
+        counts of one (candidate, site, option) slot and the per-period instance counts of one
+        (site, GPU, option, tenant) pool. A plan that keeps a slot but moves its replicas to
+        other hours is then inside the neighbourhood of an LP that used the slot in any hour."""
+        groups: dict[tuple[str | None, ...], list[str]] = defaultdict(list)
+        for (c, s, o, t), n in self.replicas.items():
+            if t is not None:
+                groups[("replicas", c, s, o)].append(n.name)
+        for (s, g, o, t, tenant), inst in self.instances.items():
+            if t is not None:
+                groups[("instances", s, g, o, tenant)].append(inst.name)
+        return tuple(tuple(names) for names in groups.values() if len(names) > 1)
+
     # ---- lookups ----
 
     @cached_property
