@@ -502,14 +502,24 @@ def erlang_c_array(servers: Array, offered: Array) -> Array:
         out = np.where(big, hw, out)
     small = live & (servers <= 200)
     if bool(small.any()):
-        c = np.maximum(np.floor(np.where(small, servers, 1.0)), 1.0)
-        a = np.where(small, offered, 0.0)
-        bb = np.ones_like(a)
-        for k in range(1, int(c.max()) + 1):
-            step = k <= c
-            bb = np.where(step, a * bb / (k + a * bb), bb)
-        exact = bb / (1.0 - a / c * (1.0 - bb))
-        out = np.where(small, exact, out)
+        idx = np.nonzero(small)[0]
+        c = np.maximum(np.floor(servers[idx]), 1.0)
+        a = offered[idx]
+        # Erlang-B recursion B_k = a B_(k-1) / (k + a B_(k-1)), B_0 = 1, up to each entry's own c:
+        # entries sorted by c (descending), so step k updates only the prefix with c >= k
+        order = np.argsort(-c, kind="stable")
+        c_s, a_s = c[order], a[order]
+        bb = np.ones_like(a_s)
+        neg_c = -c_s
+        for k in range(1, int(c_s[0]) + 1):
+            n = int(np.searchsorted(neg_c, -k, side="right"))
+            head = a_s[:n] * bb[:n]
+            bb[:n] = head / (k + head)
+        exact_s = bb / (1.0 - a_s / c_s * (1.0 - bb))
+        exact = np.empty_like(exact_s)
+        exact[order] = exact_s
+        out = out.copy()
+        out[idx] = exact
     return out
 
 
