@@ -117,11 +117,11 @@ class RunOptions:
     threads: int | None = None
     msg: bool = False
     start: StartFn | None = None
+    """HiGHS only: turns the LP relaxation's values into a starting plan (see `_run_highs`)."""
     relaxations: tuple[frozenset[str], ...] = ()
+    """Row names the LP phase may leave out, level by level (`FleetModel.relaxation_rows`)."""
     column_groups: tuple[tuple[str, ...], ...] = ()
     """Integer columns the widest neighbourhood frees together (`FleetModel.column_groups`)."""
-    """Row names the LP phase may leave out, level by level (`FleetModel.relaxation_rows`)."""
-    """HiGHS only: turns the LP relaxation's values into a starting plan (see `_run_highs`)."""
 
 
 @dataclass(frozen=True, slots=True)
