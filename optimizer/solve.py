@@ -355,25 +355,24 @@ class HighsMatrix:
     offset: float
     row_names: list[str] = field(default_factory=list)
 
+    def _rows(self, pick: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """(lower, upper, CSR starts, indices, values) of the rows where the mask `pick` is True."""
+        import numpy as np
+
+        lengths = np.diff(np.append(self.starts, len(self.index)))
+        take = np.repeat(pick, lengths)  # the nonzeros of the picked rows
+        kept = lengths[pick]
+        starts = (np.cumsum(kept) - kept).astype(np.int32)
+        return self.row_lower[pick], self.row_upper[pick], starts, self.index[take], self.value[take]
+
     def rows_named(self, names: frozenset[str]) -> tuple[int, Any, Any, int, Any, Any, Any]:
         """The rows named in `names` as `Highs.addRows` arguments (count, lower, upper, nonzeros,
         starts, indices, values)."""
         import numpy as np
 
         pick = np.array([n in names for n in self.row_names], dtype=bool)
-        lengths = np.diff(np.append(self.starts, len(self.index)))
-        take = np.repeat(pick, lengths)
-        kept = lengths[pick]
-        starts = (np.cumsum(kept) - kept).astype(np.int32)
-        return (
-            int(pick.sum()),
-            self.row_lower[pick],
-            self.row_upper[pick],
-            int(take.sum()),
-            starts,
-            self.index[take],
-            self.value[take],
-        )
+        lower, upper, starts, index, value = self._rows(pick)
+        return int(pick.sum()), lower, upper, len(index), starts, index, value
 
     def without_rows(self, names: frozenset[str]) -> HighsMatrix:
         """The same columns with the rows named in `names` left out (a relaxation)."""
@@ -382,20 +381,18 @@ class HighsMatrix:
         keep = np.array([n not in names for n in self.row_names], dtype=bool)
         if keep.all():
             return self
-        lengths = np.diff(np.append(self.starts, len(self.index)))
-        take = np.repeat(keep, lengths)  # the nonzeros of the kept rows
-        kept = lengths[keep]
+        lower, upper, starts, index, value = self._rows(keep)
         return HighsMatrix(
             self.variables,
             self.cost,
             self.lower,
             self.upper,
             self.integer,
-            self.row_lower[keep],
-            self.row_upper[keep],
-            (np.cumsum(kept) - kept).astype(np.int32),
-            self.index[take],
-            self.value[take],
+            lower,
+            upper,
+            starts,
+            index,
+            value,
             self.offset,
             [n for n, k in zip(self.row_names, keep, strict=True) if k],
         )

@@ -44,27 +44,13 @@ def test_json_stdout_is_the_document_alone_through_a_pipe() -> None:
     """The HiGHS banner is printed by the C++ library on fd 1; explanations and solver logs too
     were printed on stdout. A real pipe into json.load sees the plan and nothing else."""
     producer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "solve",
-            str(STARTUP),
-            "--format",
-            "json",
-            "--explain",
-            "--solver-log",
-            "--no-baselines",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
+        [sys.executable, "-m", "optimizer", "solve", str(STARTUP), "--format", "json", "--explain",
+         "--solver-log", "--no-baselines"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )
     consumer = subprocess.run(
         [sys.executable, "-c", "import json, sys; d = json.load(sys.stdin); print(d['status'])"],
-        stdin=producer.stdout,
-        capture_output=True,
-        timeout=300,
+        stdin=producer.stdout, capture_output=True, timeout=300,
     )
     assert producer.stdout is not None
     producer.stdout.close()
@@ -175,20 +161,9 @@ def test_ctrl_c_stops_within_two_seconds_with_exit_130(tmp_path: Path) -> None:
     plan.write_text("previous plan\n")
     problem = _slow_problem(tmp_path)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "optimizer",
-            "solve",
-            str(problem),
-            "--output",
-            str(plan),
-            "--time-limit",
-            "600",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
+        [sys.executable, "-m", "optimizer", "solve", str(problem), "--output", str(plan),
+         "--time-limit", "600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
     )
     time.sleep(2.5)
     assert proc.poll() is None, "the solve finished before it could be interrupted"

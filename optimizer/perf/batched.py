@@ -515,11 +515,7 @@ def erlang_c_array(servers: Array, offered: Array) -> Array:
             n = int(np.searchsorted(neg_c, -k, side="right"))
             head = a_s[:n] * bb[:n]
             bb[:n] = head / (k + head)
-        exact_s = bb / (1.0 - a_s / c_s * (1.0 - bb))
-        exact = np.empty_like(exact_s)
-        exact[order] = exact_s
-        out = out.copy()
-        out[idx] = exact
+        out[idx[order]] = bb / (1.0 - a_s / c_s * (1.0 - bb))  # `out` is a fresh array here
     return out
 
 
