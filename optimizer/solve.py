@@ -13,6 +13,7 @@ gap is within the requested `mip_gap`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -29,8 +30,10 @@ from typing import Any, Literal
 import pulp
 
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
+from optimizer.highs_matrix import HighsMatrix, block_relaxation, highs_matrix, restrict
+from optimizer.highs_matrix import feasible as _feasible
 from optimizer.model.data import COST_TERMS
-from optimizer.model.fleet_model import FleetModel
+from optimizer.model.fleet_model import FleetModel, WorkloadBlocks
 from optimizer.model.incumbent import rounded_start
 from optimizer.model.routing import candidate_traffic
 from optimizer.outputs import native_stdout_to_stderr
@@ -122,6 +125,8 @@ class RunOptions:
     """Row names the LP phase may leave out, level by level (`FleetModel.relaxation_rows`)."""
     column_groups: tuple[tuple[str, ...], ...] = ()
     """Integer columns the widest neighbourhood frees together (`FleetModel.column_groups`)."""
+    blocks: WorkloadBlocks | None = None
+    """Columns by workload, for the per-workload LP relaxation (`FleetModel.workload_blocks`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +168,8 @@ def solve(
 
     relaxations = model.relaxation_rows() if start is not None else ()
     groups = model.column_groups() if start is not None else ()
-    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations, groups)
+    blocks = model.workload_blocks() if start is not None else None
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations, groups, blocks)
     run = run_solver(model.problem, opts)
     if run.status is SolveStatus.INFEASIBLE:
         raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
@@ -337,114 +343,6 @@ def _prepare_highs_scheduler(threads: int | None) -> None:
     _HIGHS_SCHEDULER["threads"] = threads
 
 
-@dataclass
-class HighsMatrix:
-    """A PuLP problem as HiGHS arrays, built once in bulk (no per-column or per-row API calls)."""
-
-    variables: list[Any]
-    cost: Any
-    lower: Any
-    upper: Any
-    integer: Any
-    """Indices of the integer columns."""
-    row_lower: Any
-    row_upper: Any
-    starts: Any
-    index: Any
-    value: Any
-    offset: float
-    row_names: list[str] = field(default_factory=list)
-
-    def _rows(self, pick: Any) -> tuple[Any, Any, Any, Any, Any]:
-        """(lower, upper, CSR starts, indices, values) of the rows where the mask `pick` is True."""
-        import numpy as np
-
-        lengths = np.diff(np.append(self.starts, len(self.index)))
-        take = np.repeat(pick, lengths)  # the nonzeros of the picked rows
-        kept = lengths[pick]
-        starts = (np.cumsum(kept) - kept).astype(np.int32)
-        return self.row_lower[pick], self.row_upper[pick], starts, self.index[take], self.value[take]
-
-    def rows_named(self, names: frozenset[str]) -> tuple[int, Any, Any, int, Any, Any, Any]:
-        """The rows named in `names` as `Highs.addRows` arguments (count, lower, upper, nonzeros,
-        starts, indices, values)."""
-        import numpy as np
-
-        pick = np.array([n in names for n in self.row_names], dtype=bool)
-        lower, upper, starts, index, value = self._rows(pick)
-        return int(pick.sum()), lower, upper, len(index), starts, index, value
-
-    def without_rows(self, names: frozenset[str]) -> HighsMatrix:
-        """The same columns with the rows named in `names` left out (a relaxation)."""
-        import numpy as np
-
-        keep = np.array([n not in names for n in self.row_names], dtype=bool)
-        if keep.all():
-            return self
-        lower, upper, starts, index, value = self._rows(keep)
-        return HighsMatrix(
-            self.variables,
-            self.cost,
-            self.lower,
-            self.upper,
-            self.integer,
-            lower,
-            upper,
-            starts,
-            index,
-            value,
-            self.offset,
-            [n for n, k in zip(self.row_names, keep, strict=True) if k],
-        )
-
-
-def highs_matrix(problem: Any) -> HighsMatrix:
-    """Columns, objective and rows of `problem` as numpy arrays (CSR rows)."""
-    import numpy as np
-
-    variables = list(problem.variables())
-    col = {id(v): i for i, v in enumerate(variables)}
-    n = len(variables)
-    inf = math.inf
-    lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables], dtype=float)
-    upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables], dtype=float)
-    integer = np.array([i for i, v in enumerate(variables) if v.cat == pulp.LpInteger], dtype=np.int32)
-    cost = np.zeros(n)
-    for v, a in problem.objective.items():
-        cost[col[id(v)]] += a
-    starts: list[int] = []
-    index: list[int] = []
-    value: list[float] = []
-    row_lower: list[float] = []
-    row_upper: list[float] = []
-    row_names: list[str] = []
-    listed = problem.constraints
-    for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call; older: a dict
-        starts.append(len(index))
-        row_names.append(str(con.name))
-        for v, a in con.items():
-            if a != 0:
-                index.append(col[id(v)])
-                value.append(a)
-        lb, ub = con.getLb(), con.getUb()
-        row_lower.append(-inf if lb is None else float(lb))
-        row_upper.append(inf if ub is None else float(ub))
-    return HighsMatrix(
-        variables,
-        cost,
-        lower,
-        upper,
-        integer,
-        np.array(row_lower),
-        np.array(row_upper),
-        np.array(starts, dtype=np.int32),
-        np.array(index, dtype=np.int32),
-        np.array(value, dtype=float),
-        float(problem.objective.constant or 0.0),
-        row_names,
-    )
-
-
 TIGHTER_LP_FACTOR = 1.0
 """A tighter LP level is tried only when the LP budget left is at least this many times what the
 loosest level took. Tighter levels re-solve warm from the looser one's basis (a fraction of its
@@ -520,20 +418,22 @@ def _highs_takes_start(version: str) -> bool:
     return len(parts) == 2 and parts < START_BROKEN_FROM
 
 
-def _offer_start(h: Any, best: _Incumbent | None, offset: float) -> None:
-    """Hand `best` to HiGHS as a starting solution (it prunes with it and improves on it), where
-    this HiGHS version handles one correctly."""
+def _offer_start(h: Any, best: _Incumbent | None, mat: HighsMatrix, columns: Any = None) -> None:
+    """Hand `best` to HiGHS as a starting solution of `mat` (it prunes with it and improves on it),
+    where this HiGHS version handles one correctly. `columns`: for a restriction of the model,
+    the model's column of each of `mat`'s (the plan's other columns are the restriction's fixed
+    values, in `mat.offset`)."""
     if best is None:
         return
-    # a cutoff: HiGHS prunes every node that cannot beat the plan in hand (the model's constant
-    # `offset` is not in HiGHS's objective)
-    h.setOptionValue("objective_bound", float(best.objective - offset))
+    # a cutoff: HiGHS prunes every node that cannot beat the plan in hand (the constant `offset`
+    # is not in HiGHS's objective)
+    h.setOptionValue("objective_bound", float(best.objective - mat.offset))
     if not _highs_takes_start(str(h.version())):
         return
     import highspy
 
     sol = highspy.HighsSolution()
-    sol.col_value = list(best.values)
+    sol.col_value = list(best.values if columns is None else best.values[columns])
     sol.value_valid = True
     h.setSolution(sol)
 
@@ -590,6 +490,71 @@ def _lp_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float
         found = (float(relax.getInfo().objective_function_value) + mat.offset, values)
         first_s = first_s or elapsed
     return found
+
+
+BLOCKS_FROM_COLUMNS = 250_000
+"""Models with more columns than this skip the whole-model LP and go straight to the per-workload
+relaxation (`_block_phase`): the synthetic huge problem's LP (1.7 million columns) did not solve
+in 150 s by dual simplex nor in 300 s by interior point, while its 50 workload blocks of about
+35,000 columns each solve in seconds. Smaller models use the block relaxation only when the
+whole-model LP found nothing in its share."""
+FULL_MIP_MAX_COLUMNS = 250_000
+"""With a plan in hand, the final whole-model MIP is not started on models with more columns than
+this: on the synthetic huge problem it grew past 8 GB before its first node. The plan is returned
+with the gap to the best bound found."""
+
+
+def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float | None, Any]:
+    """The per-workload LP relaxation (`highs_matrix.block_relaxation`) within `limit_s`:
+    (its optimum, a valid lower bound, and the column values), or (None, None) when the blocks do
+    not all solve in time or the model does not split. The `active_replicas` rows are left out
+    (the first relaxation level: the same bound, a faster simplex).
+
+    Each workload's LP is solved alone, with instance costs charged per GPU its replicas use and
+    the fleet-wide limits (supply, site GPUs and power, GPU types, budget) left out, so the sum of
+    their optima is at most the whole-model LP's (equal when those limits do not bind). The values:
+    every workload's, and each instance count at the GPUs its packing row needs (what the rounding
+    and the neighbourhoods read)."""
+    import numpy as np
+
+    if opts.blocks is None or not opts.blocks.blocks:
+        return None, None
+    begin = time.perf_counter()
+    where = {v.name: i for i, v in enumerate(mat.variables)}
+    blocks = [np.array([where[n] for n in b if n in where], dtype=np.int64) for b in opts.blocks.blocks]
+    loose = mat.without_rows(opts.relaxations[0]) if opts.relaxations else mat  # same bound, faster
+    rows = {n: i for i, n in enumerate(loose.row_names)}
+    linked = [(where[c], rows[r]) for c, r in opts.blocks.linked if c in where and r in rows]
+    relaxation = block_relaxation(loose, [b for b in blocks if len(b)], linked)
+    if relaxation is None:
+        return None, None
+    values = np.zeros(len(mat.variables))
+    total = relaxation.offset
+    for k, part in enumerate(relaxation.blocks):
+        left = limit_s - (time.perf_counter() - begin)
+        if left <= 0.0:
+            return None, None
+        h = _highs_of(part.matrix, opts, integer=False)
+        h.setOptionValue("time_limit", float(max(0.05, left)))
+        h.run()
+        if str(h.getModelStatus().name) != "kOptimal":
+            _log.debug("highs: block %d LP: %s", k, h.getModelStatus().name)
+            return None, None
+        total += float(h.getInfo().objective_function_value)
+        values[part.columns] = np.array(h.getSolution().col_value, dtype=float)
+    for j, i in linked:  # instance counts the replicas need, fractional
+        lo = int(loose.starts[i])
+        hi = int(loose.starts[i + 1]) if i + 1 < len(loose.starts) else len(loose.index)
+        cols, vals = loose.index[lo:hi], loose.value[lo:hi]
+        g = -float(vals[cols == j].sum())
+        values[j] = float(vals[cols != j] @ values[cols[cols != j]]) / g
+    _log.debug(
+        "highs: %d workload LPs: bound %.2f after %.1f s",
+        len(relaxation.blocks),
+        total,
+        time.perf_counter() - begin,
+    )
+    return total, values
 
 
 def _rounded_phase(mat: HighsMatrix, start: StartFn, lp_values: Any) -> _Incumbent | None:
@@ -664,9 +629,15 @@ def _neighbourhood_phase(
     if slack is not None:
         upper = np.minimum(upper, np.where(zero, 0.0, np.ceil(x - 1e-6) + slack))
     upper = np.maximum(upper, mat.lower[ints])
-    sub = _highs_of(mat, opts)
-    sub.changeColsBounds(len(ints), ints, mat.lower[ints], upper)
-    _offer_start(sub, best, mat.offset)
+    bounded = dataclasses.replace(mat, upper=mat.upper.copy())
+    bounded.upper[ints] = upper
+    free = np.ones(len(mat.variables), dtype=bool)
+    free[ints[zero]] = False  # fixed at 0: left out of what HiGHS is given
+    part = restrict(bounded, free, np.zeros(len(mat.variables)))
+    if not part.consistent:
+        return best
+    sub = _highs_of(part.matrix, opts)
+    _offer_start(sub, best, part.matrix, part.columns)
     sub.setOptionValue("time_limit", float(max(0.05, limit_s)))
     sub.run()
     _log.debug(
@@ -674,11 +645,12 @@ def _neighbourhood_phase(
         "whole slots" if wide_groups else f"+{slack}",
         int((~zero).sum()),
         sub.getModelStatus().name,
-        sub.getInfo().objective_function_value + mat.offset,
+        sub.getInfo().objective_function_value + part.matrix.offset,
     )
     if int(sub.getInfo().primal_solution_status) != 2:
         return best
-    values = np.array(sub.getSolution().col_value, dtype=float)
+    values = np.zeros(len(mat.variables))
+    values[part.columns] = np.array(sub.getSolution().col_value, dtype=float)
     if not _feasible(mat, values):
         return best
     label = "LP-support neighbourhood" + ("" if slack is None else f" (+{slack})")
@@ -717,7 +689,11 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
         mat = highs_matrix(problem)
         with native_stdout_to_stderr(discard=not opts.msg):  # HiGHS prints its banner and log on fd 1
             if opts.start is not None and len(mat.integer):
-                lp_bound, lp_values = _lp_phase(mat, opts, LP_SHARE * opts.time_limit_s)
+                lp_bound, lp_values = None, None
+                if len(mat.variables) <= BLOCKS_FROM_COLUMNS:
+                    lp_bound, lp_values = _lp_phase(mat, opts, LP_SHARE * opts.time_limit_s)
+                if lp_values is None:  # too big for the whole LP, or it found nothing in time
+                    lp_bound, lp_values = _block_phase(mat, opts, LP_SHARE * opts.time_limit_s)
                 _log.debug("highs: LP relaxation %s after %.1f s", lp_bound, opts.time_limit_s - left())
                 if lp_values is not None:
                     best = _rounded_phase(mat, opts.start, lp_values)
@@ -736,9 +712,10 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
                         opts.time_limit_s - left(),
                     )
             closed = best is not None and _within(best.objective, lp_bound, opts.mip_gap)
-            h = None if closed else _highs_of(mat, opts)
+            too_big = best is not None and len(mat.variables) > FULL_MIP_MAX_COLUMNS
+            h = None if closed or too_big else _highs_of(mat, opts)
             if h is not None:
-                _offer_start(h, best, mat.offset)
+                _offer_start(h, best, mat)
                 h.setOptionValue("time_limit", float(max(0.05, left())))
                 h.run()
     except Exception as exc:  # a failed run is reported (and may fall back to CBC), never raised
@@ -760,7 +737,8 @@ def _highs_result(
     wall: float,
 ) -> _Run:
     """Status, bound and gap of a HiGHS run (the final MIP `h`, or None when `best` closed the gap
-    against `lp_bound` before the MIP ran); the plan's values are put on the PuLP variables."""
+    against `lp_bound` before the MIP ran or the model is too big for it); the plan's values are put
+    on the PuLP variables."""
     import highspy
 
     if h is None:
@@ -770,8 +748,12 @@ def _highs_result(
         version = str(h.version())
     is_mip = bool(len(mat.integer))
     if h is None:
-        assert best is not None and lp_bound is not None  # h is None only when best closed the gap
-        status_name, raw = "kOptimal", f"Optimal ({best.source} within the gap of the LP bound)"
+        assert best is not None  # h is None only with a plan in hand (gap closed, or model too big)
+        if _within(best.objective, lp_bound, opts.mip_gap):
+            status_name, raw = "kOptimal", f"Optimal ({best.source} within the gap of the LP bound)"
+        else:  # the whole-model MIP was not started (FULL_MIP_MAX_COLUMNS)
+            status_name = "kSolutionLimit"
+            raw = f"Feasible ({best.source}; no whole-model MIP above {FULL_MIP_MAX_COLUMNS:,} columns)"
         values, has_incumbent = list(best.values), True
         objective: float | None = best.objective
         dual_bound: float | None = lp_bound
@@ -823,25 +805,6 @@ def _highs_result(
         for i, var in enumerate(mat.variables):
             var.varValue = values[i]
     return _Run(status, info)
-
-
-def _feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
-    """x meets every bound, row and integrality of `mat` (relative tolerance `tol`)."""
-    import numpy as np
-
-    scale = tol * np.maximum(1.0, np.abs(x))
-    if np.any(x < mat.lower - scale) or np.any(x > mat.upper + scale):
-        return False
-    if len(mat.integer) and np.any(np.abs(x[mat.integer] - np.round(x[mat.integer])) > tol):
-        return False
-    if not len(mat.row_lower):
-        return True
-    products = mat.value * x[mat.index]
-    activity = np.add.reduceat(products, mat.starts) if len(products) else np.zeros(len(mat.starts))
-    empty = np.diff(np.append(mat.starts, len(mat.index))) == 0
-    activity = np.where(empty, 0.0, activity)
-    slack = tol * np.maximum(1.0, np.abs(activity))
-    return bool(np.all(activity >= mat.row_lower - slack) and np.all(activity <= mat.row_upper + slack))
 
 
 _CBC_RESULT = re.compile(r"^Result - (.+)$", re.M)

@@ -47,6 +47,16 @@ LP_RELAXABLE_FAMILIES: tuple[str, ...] = (
 """Row families (`FleetModel.add` names) a quick LP bound may leave out; see `relaxation_rows`."""
 
 
+@dataclass(frozen=True, slots=True)
+class WorkloadBlocks:
+    """Columns by workload, and the shared columns a per-workload relaxation substitutes."""
+
+    blocks: tuple[tuple[str, ...], ...] = ()
+    """Column names of each workload."""
+    linked: tuple[tuple[str, str], ...] = ()
+    """(instance column, its packing row): gpus_per_instance x inst >= GPUs of the replicas in it."""
+
+
 @dataclass(eq=False)
 class FleetModel:
     """A built MIP. Variables and constraints are reachable by key; cost terms by name."""
@@ -133,6 +143,24 @@ class FleetModel:
             if t is not None:
                 groups[("instances", s, g, o, tenant)].append(inst.name)
         return tuple(tuple(names) for names in groups.values() if len(names) > 1)
+
+    def workload_blocks(self) -> WorkloadBlocks:
+        """Column names of each workload (its replicas, traffic, serverless, unmet and site
+        activity), and every instance count with its packing row: what a solver needs to split the
+        model into one relaxed problem per workload (`highs_matrix.block_relaxation`). Instance
+        counts, GPU-type binaries and the budget slack belong to no workload."""
+        ix = self.index
+        names: dict[str, list[str]] = {w: [] for w in ix.workloads}
+        for (c, _s, _o, _t), n in self.replicas.items():
+            names[ix.candidates[c].workload].append(n.name)
+        for fam in (self.traffic, self.serverless, self.unmet, self.active):
+            for key, var in fam.items():
+                names[str(key[0])].append(var.name)
+        packing = self.constraints.get("packing", {})
+        linked = tuple(
+            (inst.name, packing[key].name) for key, inst in self.instances.items() if key in packing
+        )
+        return WorkloadBlocks(tuple(tuple(v) for v in names.values() if v), linked)
 
     # ---- lookups ----
 

@@ -1,0 +1,284 @@
+"""A PuLP problem as HiGHS arrays (`HighsMatrix`), and the matrix operations the solve phases use.
+
+Everything here is numbers: columns, CSR rows, bounds. The solve layer builds one `HighsMatrix` per
+model (`highs_matrix`, in bulk) and derives from it the relaxations, restrictions and per-block
+problems it hands to HiGHS, without going back to PuLP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulp
+
+
+@dataclass
+class HighsMatrix:
+    """A PuLP problem as HiGHS arrays, built once in bulk (no per-column or per-row API calls)."""
+
+    variables: list[Any]
+    cost: Any
+    lower: Any
+    upper: Any
+    integer: Any
+    """Indices of the integer columns."""
+    row_lower: Any
+    row_upper: Any
+    starts: Any
+    index: Any
+    value: Any
+    offset: float
+    row_names: list[str] = field(default_factory=list)
+
+    def _rows(self, pick: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """(lower, upper, CSR starts, indices, values) of the rows where the mask `pick` is True."""
+        import numpy as np
+
+        lengths = np.diff(np.append(self.starts, len(self.index)))
+        take = np.repeat(pick, lengths)  # the nonzeros of the picked rows
+        kept = lengths[pick]
+        starts = (np.cumsum(kept) - kept).astype(np.int32)
+        return self.row_lower[pick], self.row_upper[pick], starts, self.index[take], self.value[take]
+
+    def rows_named(self, names: frozenset[str]) -> tuple[int, Any, Any, int, Any, Any, Any]:
+        """The rows named in `names` as `Highs.addRows` arguments (count, lower, upper, nonzeros,
+        starts, indices, values)."""
+        import numpy as np
+
+        pick = np.array([n in names for n in self.row_names], dtype=bool)
+        lower, upper, starts, index, value = self._rows(pick)
+        return int(pick.sum()), lower, upper, len(index), starts, index, value
+
+    def without_rows(self, names: frozenset[str]) -> HighsMatrix:
+        """The same columns with the rows named in `names` left out (a relaxation)."""
+        import numpy as np
+
+        return self.rows_where(np.array([n not in names for n in self.row_names], dtype=bool))
+
+    def rows_where(self, keep: Any) -> HighsMatrix:
+        """The same columns with only the rows where the mask `keep` is True."""
+        if keep.all():
+            return self
+        lower, upper, starts, index, value = self._rows(keep)
+        return HighsMatrix(
+            self.variables,
+            self.cost,
+            self.lower,
+            self.upper,
+            self.integer,
+            lower,
+            upper,
+            starts,
+            index,
+            value,
+            self.offset,
+            [n for n, k in zip(self.row_names, keep, strict=True) if k] if self.row_names else [],
+        )
+
+
+def highs_matrix(problem: Any) -> HighsMatrix:
+    """Columns, objective and rows of `problem` as numpy arrays (CSR rows)."""
+    import numpy as np
+
+    variables = list(problem.variables())
+    col = {id(v): i for i, v in enumerate(variables)}
+    n = len(variables)
+    inf = math.inf
+    lower = np.array([-inf if v.lowBound is None else float(v.lowBound) for v in variables], dtype=float)
+    upper = np.array([inf if v.upBound is None else float(v.upBound) for v in variables], dtype=float)
+    integer = np.array([i for i, v in enumerate(variables) if v.cat == pulp.LpInteger], dtype=np.int32)
+    cost = np.zeros(n)
+    for v, a in problem.objective.items():
+        cost[col[id(v)]] += a
+    starts: list[int] = []
+    index: list[int] = []
+    value: list[float] = []
+    row_lower: list[float] = []
+    row_upper: list[float] = []
+    row_names: list[str] = []
+    listed = problem.constraints
+    for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call; older: a dict
+        starts.append(len(index))
+        row_names.append(str(con.name))
+        for v, a in con.items():
+            if a != 0:
+                index.append(col[id(v)])
+                value.append(a)
+        lb, ub = con.getLb(), con.getUb()
+        row_lower.append(-inf if lb is None else float(lb))
+        row_upper.append(inf if ub is None else float(ub))
+    return HighsMatrix(
+        variables,
+        cost,
+        lower,
+        upper,
+        integer,
+        np.array(row_lower),
+        np.array(row_upper),
+        np.array(starts, dtype=np.int32),
+        np.array(index, dtype=np.int32),
+        np.array(value, dtype=float),
+        float(problem.objective.constant or 0.0),
+        row_names,
+    )
+
+
+def feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
+    """x meets every bound, row and integrality of `mat` (relative tolerance `tol`)."""
+    import numpy as np
+
+    scale = tol * np.maximum(1.0, np.abs(x))
+    if np.any(x < mat.lower - scale) or np.any(x > mat.upper + scale):
+        return False
+    if len(mat.integer) and np.any(np.abs(x[mat.integer] - np.round(x[mat.integer])) > tol):
+        return False
+    if not len(mat.row_lower):
+        return True
+    products = mat.value * x[mat.index]
+    activity = np.add.reduceat(products, mat.starts) if len(products) else np.zeros(len(mat.starts))
+    empty = np.diff(np.append(mat.starts, len(mat.index))) == 0
+    activity = np.where(empty, 0.0, activity)
+    slack = tol * np.maximum(1.0, np.abs(activity))
+    return bool(np.all(activity >= mat.row_lower - slack) and np.all(activity <= mat.row_upper + slack))
+
+
+def _row_of_nonzeros(mat: HighsMatrix) -> Any:
+    """The row index of every nonzero of `mat` (CSR `starts` expanded)."""
+    import numpy as np
+
+    lengths = np.diff(np.append(mat.starts, len(mat.index)))
+    return np.repeat(np.arange(len(mat.row_lower), dtype=np.int64), lengths)
+
+
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """`mat` with every column outside `columns` fixed at a value: the free columns' problem."""
+
+    matrix: HighsMatrix
+    """Columns: the free ones, in their order in `mat`; rows: those with a free column, their bounds
+    shifted by the fixed columns' activity; offset: `mat`'s plus the fixed columns' cost."""
+    columns: Any
+    """Index in `mat` of each column of `matrix`."""
+    consistent: bool = True
+    """Every row left out (no free column) holds at the fixed values; when False no completion
+    of the fixed values is a plan of `mat`."""
+
+
+def restrict(mat: HighsMatrix, free: Any, x: Any) -> Restriction:
+    """`mat` with the columns where the mask `free` is False fixed at their values in `x`.
+
+    Row i keeps its free nonzeros, with bounds [L_i - a_F, U_i - a_F] where a_F = sum over fixed
+    columns j of A_ij x_j; rows without a free column are dropped (x must meet them: callers fix
+    columns at values of a plan, or at 0 where the rows they alone hold are relaxed on purpose).
+    A plan of the restriction, completed by `x` on the fixed columns, is a plan of `mat` exactly
+    when it meets the kept rows, with objective cost_F . x_F + the restriction's objective;
+    `consistent` says whether the dropped rows hold at `x` (relative tolerance 1e-9).
+    """
+    import numpy as np
+
+    rows_of = _row_of_nonzeros(mat)
+    fixed_nz = ~free[mat.index]
+    n_rows = len(mat.row_lower)
+    activity = np.bincount(
+        rows_of[fixed_nz], weights=mat.value[fixed_nz] * x[mat.index[fixed_nz]], minlength=n_rows
+    )
+    keep_row = np.zeros(n_rows, dtype=bool)
+    keep_row[rows_of[~fixed_nz]] = True
+    keep_nz = ~fixed_nz  # every free nonzero is in a kept row
+    new_col = np.cumsum(free) - 1
+    new_row = np.cumsum(keep_row) - 1
+    counts = np.bincount(new_row[rows_of[keep_nz]], minlength=int(keep_row.sum()))
+    starts = (np.cumsum(counts) - counts).astype(np.int32)
+    columns = np.flatnonzero(free)
+    is_int = np.zeros(len(mat.variables), dtype=bool)
+    is_int[mat.integer] = True
+    fixed = ~free
+    sub = HighsMatrix(
+        [mat.variables[i] for i in columns],
+        mat.cost[columns],
+        mat.lower[columns],
+        mat.upper[columns],
+        np.flatnonzero(is_int[columns]).astype(np.int32),
+        mat.row_lower[keep_row] - activity[keep_row],
+        mat.row_upper[keep_row] - activity[keep_row],
+        starts,
+        new_col[mat.index[keep_nz]].astype(np.int32),
+        mat.value[keep_nz],
+        mat.offset + float(mat.cost[fixed] @ x[fixed]),
+        [n for n, k in zip(mat.row_names, keep_row, strict=True) if k] if mat.row_names else [],
+    )
+    dropped = ~keep_row
+    act, tol = activity[dropped], 1e-9 * np.maximum(1.0, np.abs(activity[dropped]))
+    low, high = mat.row_lower[dropped] - tol, mat.row_upper[dropped] + tol
+    consistent = bool(np.all(act >= low) and np.all(act <= high))
+    return Restriction(sub, columns, consistent)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRelaxation:
+    """A relaxation of `mat` that falls apart into independent blocks (see `block_relaxation`)."""
+
+    blocks: tuple[Restriction, ...]
+    """One problem per block: its columns, at the substituted costs, and the rows only it holds."""
+    offset: float
+    """The objective's constant (`mat.offset`); the relaxation's optimum is offset + the sum of the
+    blocks' optima (each block's own offset is 0)."""
+
+
+def block_relaxation(
+    mat: HighsMatrix, blocks: list[Any], linked: list[tuple[int, int]]
+) -> BlockRelaxation | None:
+    """A relaxation of `mat` that is one independent problem per block of columns, or None when
+    the substitution below is not valid for `mat`.
+
+    `blocks`: column indices of each block (disjoint); the other columns are shared. `linked`:
+    (shared column j, row i) pairs where row i reads sum_k a_ik x_k - g x_j <= 0 with g > 0 and x_j
+    appearing in no other row with a coefficient that could force it higher than row i does (an
+    instance count and its packing row). The relaxation:
+
+    1. substitutes each linked x_j by its least value sum_k a_ik x_k / g, i.e. adds cost_j a_ik / g
+       to every other column k of row i, and drops row i;
+    2. drops every other shared column (at 0) and every row holding a shared column or columns of
+       two blocks (limits shared across blocks: supply, site GPUs and power, GPU types, budget).
+
+    Valid (optimum <= `mat`'s) when every shared column has cost >= 0 and lower bound >= 0: for a
+    plan of `mat`, cost_j x_j >= cost_j sum_k a_ik x_k / g for a linked column, >= 0 for the others,
+    and dropping rows only enlarges the feasible set. Integrality is kept on block columns.
+    """
+    import numpy as np
+
+    n = len(mat.variables)
+    owner = np.full(n, -1, dtype=np.int64)
+    for b, cols in enumerate(blocks):
+        owner[cols] = b
+    shared = owner < 0
+    if np.any(mat.cost[shared] < 0) or np.any(mat.lower[shared] < 0):
+        return None
+    rows_of = _row_of_nonzeros(mat)
+    cost = mat.cost.copy()
+    for j, i in linked:
+        lo, hi = int(mat.starts[i]), int(mat.starts[i + 1]) if i + 1 < len(mat.starts) else len(mat.index)
+        cols, vals = mat.index[lo:hi], mat.value[lo:hi]
+        at_j = cols == j
+        g = -float(vals[at_j].sum())
+        if g <= 0 or not math.isinf(float(mat.row_lower[i])) or float(mat.row_upper[i]) > 0:
+            return None
+        cost[cols[~at_j]] += mat.cost[j] * vals[~at_j] / g
+    # a row stays in block b when all its nonzeros are columns of b
+    first = owner[mat.index]
+    row_owner = np.full(len(mat.row_lower), -2, dtype=np.int64)  # -2: no nonzero yet
+    np.maximum.at(row_owner, rows_of, first)
+    row_min = np.full(len(mat.row_lower), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(row_min, rows_of, first)
+    single = (row_owner == row_min) & (row_owner >= 0)
+    relaxed = dataclasses.replace(mat, cost=cost, offset=0.0)
+    out = []
+    for b, cols in enumerate(blocks):
+        free = np.zeros(n, dtype=bool)
+        free[cols] = True
+        # only the rows block b alone holds: every other row is dropped before restricting
+        out.append(restrict(relaxed.rows_where(single & (row_owner == b)), free, np.zeros(n)))
+    return BlockRelaxation(tuple(out), mat.offset)

@@ -1,0 +1,151 @@
+"""`highs_matrix`: restrictions (fixed columns) and the per-workload block relaxation."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+import optimizer.solve as solve_mod
+from optimizer.highs_matrix import HighsMatrix, block_relaxation, feasible, highs_matrix, restrict
+from optimizer.model import build_model
+from optimizer.model.synthetic import synthetic_fleet
+from optimizer.solve import RunOptions, SolveStatus, solve
+
+
+def _fleet(seed: int, **kw: Any) -> Any:
+    shape = {"candidates": 14, "periods": 3, "sites": 3, "regions": 2, "workloads": 3} | kw
+    return dataclasses.replace(synthetic_fleet(seed=seed, **shape), min_replicas_per_active_site=1)
+
+
+def _optimum(mat: HighsMatrix, integer: bool) -> tuple[float, Any]:
+    h = solve_mod._highs_of(mat, RunOptions(mip_gap=1e-9), integer=integer)
+    h.run()
+    assert h.getModelStatus().name == "kOptimal"
+    return float(h.getInfo().objective_function_value) + mat.offset, np.array(h.getSolution().col_value)
+
+
+def _blocks(model: Any, mat: HighsMatrix) -> tuple[list[Any], list[tuple[int, int]]]:
+    wb = model.workload_blocks()
+    where = {v.name: i for i, v in enumerate(mat.variables)}
+    rows = {n: i for i, n in enumerate(mat.row_names)}
+    blocks = [np.array([where[n] for n in b], dtype=np.int64) for b in wb.blocks]
+    return blocks, [(where[c], rows[r]) for c, r in wb.linked]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_restriction_completed_by_the_fixed_values_is_a_plan_of_the_model(seed: int) -> None:
+    """Fix the integer columns a plan leaves at 0 and half of the others at the plan's values: the
+    restriction's optimum, completed, meets every row of the model and costs what it reports; it
+    is never dearer than the plan it was cut from."""
+    model = build_model(_fleet(seed))
+    mat = highs_matrix(model.problem)
+    best, x = _optimum(mat, integer=True)
+    x = np.round(x, 9)
+    rng = np.random.default_rng(seed)
+    free = np.ones(len(mat.variables), dtype=bool)
+    ints = mat.integer
+    free[ints[(x[ints] == 0) | (rng.random(len(ints)) < 0.5)]] = False
+    part = restrict(mat, free, x)
+    assert part.consistent and len(part.columns) == int(free.sum())
+    value, y = _optimum(part.matrix, integer=True)
+    full = x.copy()
+    full[part.columns] = y
+    assert feasible(mat, full)
+    assert value == pytest.approx(float(mat.cost @ full) + mat.offset, rel=1e-9, abs=1e-6)
+    assert value == pytest.approx(best, rel=1e-6, abs=1e-6)  # the plan itself is in the restriction
+
+
+def test_restriction_says_when_the_fixed_values_break_a_row_it_drops() -> None:
+    for seed in range(20):  # a fleet whose optimum routes traffic to replicas
+        model = build_model(_fleet(seed))
+        mat = highs_matrix(model.problem)
+        _best, x = _optimum(mat, integer=True)
+        replicas = [mat.variables.index(v) for v in model.replicas.values()]
+        if x[replicas].sum() > 0:
+            break
+    no_replicas = x.copy()
+    no_replicas[replicas] = 0.0  # the routed traffic is left without capacity
+    free = np.zeros(len(mat.variables), dtype=bool)
+    assert not restrict(mat, free, no_replicas).consistent
+    assert restrict(mat, free, x).consistent
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_block_relaxation_bounds_the_lp_and_the_mip_from_below(seed: int) -> None:
+    """The sum of the per-workload LP optima is a valid bound: at most the whole-model LP, which is
+    at most the MIP optimum; and with no fleet-wide limit (supply, site GPUs, budget, GPU types)
+    it equals the whole-model LP."""
+    data = _fleet(seed, gpu_types=3)
+    for limits in (True, False):
+        if not limits:
+            data = dataclasses.replace(
+                data,
+                supply_max_gpus={},
+                sites=tuple(dataclasses.replace(s, max_gpus=None, power_limit_kw=None) for s in data.sites),
+                max_gpu_types=None,
+                budget_usd_per_month=None,
+            )
+        model = build_model(data)
+        mat = highs_matrix(model.problem)
+        blocks, linked = _blocks(model, mat)
+        relaxation = block_relaxation(mat, blocks, linked)
+        assert relaxation is not None and len(relaxation.blocks) == len(blocks)
+        bound = relaxation.offset + sum(_optimum(b.matrix, integer=False)[0] for b in relaxation.blocks)
+        lp, _ = _optimum(mat, integer=False)
+        mip, _ = _optimum(mat, integer=True)
+        assert bound <= lp + 1e-6 * max(1.0, abs(lp)) <= mip + 2e-6 * max(1.0, abs(mip))
+        if not limits:
+            assert bound == pytest.approx(lp, rel=1e-6, abs=1e-6)
+
+
+def test_block_relaxation_refuses_a_shared_column_that_pays_to_be_used() -> None:
+    model = build_model(_fleet(2))
+    mat = highs_matrix(model.problem)
+    blocks, linked = _blocks(model, mat)
+    shared = np.ones(len(mat.variables), dtype=bool)
+    for b in blocks:
+        shared[b] = False
+    j = int(np.flatnonzero(shared)[0])
+    cost = mat.cost.copy()
+    cost[j] = -1.0
+    assert block_relaxation(dataclasses.replace(mat, cost=cost), blocks, linked) is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_model_solved_through_the_block_relaxation_keeps_its_optimum(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above BLOCKS_FROM_COLUMNS the LP phase is the per-workload relaxation: the same optimum,
+    and a bound that is valid all along."""
+    data = _fleet(seed)
+    want = solve(build_model(data), mip_gap=1e-9)
+    monkeypatch.setattr(solve_mod, "BLOCKS_FROM_COLUMNS", 0)
+    got = solve(build_model(data), mip_gap=1e-9)
+    assert got.status is SolveStatus.OPTIMAL
+    assert got.objective == pytest.approx(want.objective, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_model_too_big_for_the_final_mip_returns_its_best_plan_with_a_valid_gap(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FULL_MIP_MAX_COLUMNS the whole-model MIP is not started once a plan is in hand: the
+    plan comes back feasible (or optimal when it meets the bound), with a bound no higher than the
+    true optimum, and it meets every row of the model."""
+    data = _fleet(seed, periods=4)
+    exact = solve(build_model(data), mip_gap=1e-9)
+    monkeypatch.setattr(solve_mod, "BLOCKS_FROM_COLUMNS", 0)
+    monkeypatch.setattr(solve_mod, "FULL_MIP_MAX_COLUMNS", 0)
+    model = build_model(data)
+    got = solve(model, mip_gap=1e-9)
+    assert got.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
+    assert got.objective >= exact.objective - 1e-6 * max(1.0, exact.objective)
+    assert got.solver.best_bound is not None
+    assert got.solver.best_bound <= exact.objective + 1e-6 * max(1.0, exact.objective)
+    if got.status is SolveStatus.FEASIBLE:
+        assert "no whole-model MIP" in got.solver.raw_status and got.solver.gap is not None
+    mat = highs_matrix(model.problem)
+    assert feasible(mat, np.array([float(v.varValue or 0.0) for v in mat.variables]))
