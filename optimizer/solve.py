@@ -504,6 +504,18 @@ this: on the synthetic huge problem it grew past 8 GB before its first node. The
 with the gap to the best bound found."""
 
 
+def _block_columns(mat: HighsMatrix, blocks: WorkloadBlocks) -> tuple[list[Any], list[tuple[int, int]]]:
+    """Column indices of each non-empty workload block of `mat`, and (instance column, packing
+    row) index pairs."""
+    import numpy as np
+
+    where = {v.name: i for i, v in enumerate(mat.variables)}
+    rows = {n: i for i, n in enumerate(mat.row_names)}
+    cols = [np.array([where[n] for n in b if n in where], dtype=np.int64) for b in blocks.blocks]
+    linked = [(where[c], rows[r]) for c, r in blocks.linked if c in where and r in rows]
+    return [c for c in cols if len(c)], linked
+
+
 def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float | None, Any]:
     """The per-workload LP relaxation (`highs_matrix.block_relaxation`) within `limit_s`:
     (its optimum, a valid lower bound, and the column values), or (None, None) when the blocks do
@@ -520,12 +532,9 @@ def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[fl
     if opts.blocks is None or not opts.blocks.blocks:
         return None, None
     begin = time.perf_counter()
-    where = {v.name: i for i, v in enumerate(mat.variables)}
-    blocks = [np.array([where[n] for n in b if n in where], dtype=np.int64) for b in opts.blocks.blocks]
     loose = mat.without_rows(opts.relaxations[0]) if opts.relaxations else mat  # same bound, faster
-    rows = {n: i for i, n in enumerate(loose.row_names)}
-    linked = [(where[c], rows[r]) for c, r in opts.blocks.linked if c in where and r in rows]
-    relaxation = block_relaxation(loose, [b for b in blocks if len(b)], linked)
+    blocks, linked = _block_columns(loose, opts.blocks)
+    relaxation = block_relaxation(loose, blocks, linked)
     if relaxation is None:
         return None, None
     values = np.zeros(len(mat.variables))
@@ -542,6 +551,7 @@ def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[fl
             return None, None
         total += float(h.getInfo().objective_function_value)
         values[part.columns] = np.array(h.getSolution().col_value, dtype=float)
+        _log.debug("highs: block %d LP of %d columns after %.1f s", k, len(part.columns), limit_s - left)
     for j, i in linked:  # instance counts the replicas need, fractional
         lo = int(loose.starts[i])
         hi = int(loose.starts[i + 1]) if i + 1 < len(loose.starts) else len(loose.index)
@@ -659,6 +669,155 @@ def _neighbourhood_phase(
     return _better(best, values, float(mat.cost @ values) + mat.offset, label)
 
 
+WORKLOAD_PASSES = 3
+"""Most passes of `_workload_phase` over the workloads (it stops earlier when a pass gains nothing)."""
+
+
+@dataclass
+class _WorkloadSteps:
+    """One workload's MIP with the rest of a plan fixed (`step`), for `_workload_phase`."""
+
+    mat: HighsMatrix
+    opts: RunOptions
+    support: Any
+    blocks: list[Any]
+    """Column indices of each workload."""
+    rows_of: Any
+    """Row of each nonzero of `mat`."""
+    inst_cols: Any
+    inst_rows: Any
+    """Instance columns and their packing rows."""
+    always_free: Any
+    """Shared columns that are no instance count (GPU-type binaries): free in every step."""
+    row_block: Any
+    """The workload whose columns alone a row holds, -1 for rows of several or of shared columns."""
+
+    @classmethod
+    def of(cls, mat: HighsMatrix, opts: RunOptions, support: Any) -> _WorkloadSteps | None:
+        import numpy as np
+
+        if opts.blocks is None:
+            return None
+        blocks, linked = _block_columns(mat, opts.blocks)
+        rows_of = np.repeat(np.arange(len(mat.row_lower)), np.diff(np.append(mat.starts, len(mat.index))))
+        owner = np.full(len(mat.variables), -1, dtype=np.int64)
+        for b, cols in enumerate(blocks):
+            owner[cols] = b
+        inst_cols = np.array([j for j, _ in linked], dtype=np.int64)
+        always_free = owner < 0
+        always_free[inst_cols] = False
+        high = np.full(len(mat.row_lower), -1, dtype=np.int64)
+        np.maximum.at(high, rows_of, owner[mat.index])
+        low = np.full(len(mat.row_lower), len(blocks), dtype=np.int64)
+        np.minimum.at(low, rows_of, owner[mat.index])
+        row_block = np.where(high == low, high, -1)
+        inst_rows = np.array([i for _, i in linked], dtype=np.int64)
+        return cls(mat, opts, support, blocks, rows_of, inst_cols, inst_rows, always_free, row_block)
+
+    def step(
+        self, b: int, x: Any, wide: bool, limit_s: float, best: _Incumbent | None, later: Any = None
+    ) -> Any:
+        """Workload `b`'s MIP with every other column at `x`: its integer columns in the support
+        (all of them when `wide`), its continuous columns, the instance counts of the pools its
+        free columns pack into. `later`: a mask of workloads not planned yet, whose own rows are
+        left out (their columns are 0 in `x`). The completed plan's values, or None."""
+        import numpy as np
+
+        mat, cols = self.mat, self.blocks[b]
+        free = np.zeros(len(mat.variables), dtype=bool)
+        is_int = np.zeros(len(cols), dtype=bool)
+        is_int[np.isin(cols, mat.integer)] = True
+        free[cols] = wide | ~is_int | (self.support[cols] > ZERO)
+        touched = np.zeros(len(mat.row_lower), dtype=bool)
+        touched[self.rows_of[free[mat.index]]] = True
+        free[self.inst_cols[touched[self.inst_rows]]] = True
+        free |= self.always_free
+        base = mat
+        if later is not None:  # rows only a workload still to plan holds
+            base = mat.rows_where(~((self.row_block >= 0) & later[np.maximum(self.row_block, 0)]))
+        part = restrict(base, free, x)
+        if not part.consistent or not len(part.matrix.integer):
+            return None
+        sub = _highs_of(part.matrix, self.opts)
+        _offer_start(sub, best, part.matrix, part.columns)
+        sub.setOptionValue("time_limit", float(max(0.05, limit_s)))
+        sub.run()
+        if int(sub.getInfo().primal_solution_status) != 2:
+            return None
+        values = x.copy()
+        values[part.columns] = np.array(sub.getSolution().col_value, dtype=float)
+        return values
+
+
+def _workload_phase(
+    mat: HighsMatrix, opts: RunOptions, support: Any, best: _Incumbent | None, limit_s: float
+) -> _Incumbent | None:
+    """Plans built and improved one workload at a time, within `limit_s`, for models too big for
+    whole-model neighbourhoods (on the huge synthetic problem a few thousand free integer columns
+    found no plan in 40 s; each step here is one workload's few hundred).
+
+    Each step is one workload's MIP over its columns in `support` (the LP's and the plans') and
+    the instance counts of the pools it packs into, every other column fixed
+    (`_WorkloadSteps.step`, `highs_matrix.restrict`): it sees the GPUs the other workloads already
+    hold and every fleet-wide limit at what they leave. First a plan is built from nothing,
+    workloads in order of their LP cost (each step leaves out the rows of workloads still to plan),
+    kept if cheaper than `best`; then passes over the workloads, dearest first, each step a plan of
+    the whole model no dearer than the one before; once a pass gains nothing, passes with every
+    column of the workload free."""
+    import numpy as np
+
+    begin = time.perf_counter()
+    steps = _WorkloadSteps.of(mat, opts, support)
+    if steps is None:
+        return best
+
+    def left() -> float:
+        return limit_s - (time.perf_counter() - begin)
+
+    n = len(steps.blocks)
+    built: Any = np.zeros(len(mat.variables))
+    later = np.ones(n, dtype=bool)
+
+    def dearest_first(x: Any) -> list[int]:
+        return sorted(range(n), key=lambda b: -float(mat.cost[steps.blocks[b]] @ x[steps.blocks[b]]))
+
+    for k, b in enumerate(dearest_first(support)):
+        later[b] = False
+        built = steps.step(b, built, False, 0.5 * left() / (n - k), None, later)
+        if built is None:
+            break
+    if built is not None and _feasible(mat, built):
+        best = _better(best, built, float(mat.cost @ built) + mat.offset, "workload-by-workload MIPs")
+    _log.debug(
+        "highs: workload-by-workload plan %s after %.1f s",
+        best and round(best.objective, 2),
+        limit_s - left(),
+    )
+    if best is None:
+        return None
+    wide = False
+    for sweep in range(2 * WORKLOAD_PASSES):
+        start_objective = best.objective
+        order = dearest_first(best.values)
+        for k, b in enumerate(order):
+            if left() <= 0.05:
+                return best
+            values = steps.step(b, best.values, wide, left() / (n - k), best)
+            if values is not None and _feasible(mat, values):
+                objective = float(mat.cost @ values) + mat.offset
+                if _cheaper(objective, best.objective):
+                    best = _Incumbent(values, objective, "workload-by-workload MIPs")
+        elapsed = limit_s - left()
+        _log.debug(
+            "highs: workload pass %d%s: %.2f after %.1f s", sweep, " (wide)" * wide, best.objective, elapsed
+        )
+        if not _cheaper(best.objective, start_objective):
+            if wide:
+                break
+            wide = True
+    return best
+
+
 def _run_highs(problem: Any, opts: RunOptions) -> _Run:
     """HiGHS through highspy directly: the matrix is passed in bulk (`highs_matrix`).
 
@@ -699,7 +858,12 @@ def _run_highs(problem: Any, opts: RunOptions) -> _Run:
                     best = _rounded_phase(mat, opts.start, lp_values)
                     _log.debug("highs: rounded start %s", best and round(best.objective, 2))
                     support = np.abs(lp_values)  # the LP's, and every plan's found so far
-                    for slack, share in NEIGHBOURHOODS:
+                    big = len(mat.variables) > BLOCKS_FROM_COLUMNS
+                    if big:
+                        if best is not None:
+                            support = np.maximum(support, np.abs(best.values))
+                        best = _workload_phase(mat, opts, support, best, left())
+                    for slack, share in () if big else NEIGHBOURHOODS:
                         if best is not None:
                             support = np.maximum(support, np.abs(best.values))
                             if _within(best.objective, lp_bound, opts.mip_gap):

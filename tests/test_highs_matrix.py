@@ -149,3 +149,27 @@ def test_a_model_too_big_for_the_final_mip_returns_its_best_plan_with_a_valid_ga
         assert "no whole-model MIP" in got.solver.raw_status and got.solver.gap is not None
     mat = highs_matrix(model.problem)
     assert feasible(mat, np.array([float(v.varValue or 0.0) for v in mat.variables]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_workload_by_workload_mips_improve_a_plan_and_keep_it_feasible(seed: int) -> None:
+    """`_workload_phase` from the rounded per-workload LP: every plan it returns meets every row of
+    the model and is no dearer than the plan it started from."""
+    from optimizer.model.incumbent import rounded_start
+
+    model = build_model(_fleet(seed, periods=4))
+    mat = highs_matrix(model.problem)
+    opts = RunOptions(
+        mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks()
+    )
+    bound, values = solve_mod._block_phase(mat, opts, 30.0)
+    assert bound is not None and values is not None
+    rounded = solve_mod._rounded_phase(mat, lambda x: rounded_start(model, x), values)
+    if rounded is None:
+        pytest.skip("rounding broke a fleet-wide limit on this seed")
+    support = np.maximum(np.abs(values), np.abs(rounded.values))
+    found = solve_mod._workload_phase(mat, opts, support, rounded, 30.0)
+    assert feasible(mat, found.values)
+    assert found.objective <= rounded.objective + 1e-9
+    assert found.objective == pytest.approx(float(mat.cost @ found.values) + mat.offset)
+    assert found.objective >= bound - 1e-6 * max(1.0, bound)
