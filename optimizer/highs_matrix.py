@@ -43,6 +43,12 @@ class HighsMatrix:
         starts = (np.cumsum(kept) - kept).astype(np.int32)
         return self.row_lower[pick], self.row_upper[pick], starts, self.index[take], self.value[take]
 
+    def row(self, i: int) -> tuple[Any, Any]:
+        """(column indices, values) of row `i`'s nonzeros."""
+        lo = int(self.starts[i])
+        hi = int(self.starts[i + 1]) if i + 1 < len(self.starts) else len(self.index)
+        return self.index[lo:hi], self.value[lo:hi]
+
     def rows_named(self, names: frozenset[str]) -> tuple[int, Any, Any, int, Any, Any, Any]:
         """The rows named in `names` as `Highs.addRows` arguments (count, lower, upper, nonzeros,
         starts, indices, values)."""
@@ -145,12 +151,26 @@ def feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
     return bool(np.all(activity >= mat.row_lower - slack) and np.all(activity <= mat.row_upper + slack))
 
 
-def _row_of_nonzeros(mat: HighsMatrix) -> Any:
+def row_of_nonzeros(mat: HighsMatrix) -> Any:
     """The row index of every nonzero of `mat` (CSR `starts` expanded)."""
     import numpy as np
 
     lengths = np.diff(np.append(mat.starts, len(mat.index)))
     return np.repeat(np.arange(len(mat.row_lower), dtype=np.int64), lengths)
+
+
+def row_blocks(mat: HighsMatrix, owner: Any, rows_of: Any = None) -> Any:
+    """The block whose columns alone each row holds (`owner`: block of each column, -1 for shared
+    columns), or -1 for a row with columns of several blocks, a shared column, or no nonzero."""
+    import numpy as np
+
+    rows_of = row_of_nonzeros(mat) if rows_of is None else rows_of
+    of_nonzero = owner[mat.index]
+    high = np.full(len(mat.row_lower), -1, dtype=np.int64)
+    np.maximum.at(high, rows_of, of_nonzero)
+    low = np.full(len(mat.row_lower), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(low, rows_of, of_nonzero)
+    return np.where(high == low, high, -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +199,7 @@ def restrict(mat: HighsMatrix, free: Any, x: Any) -> Restriction:
     """
     import numpy as np
 
-    rows_of = _row_of_nonzeros(mat)
+    rows_of = row_of_nonzeros(mat)
     fixed_nz = ~free[mat.index]
     n_rows = len(mat.row_lower)
     activity = np.bincount(
@@ -257,28 +277,20 @@ def block_relaxation(
     shared = owner < 0
     if np.any(mat.cost[shared] < 0) or np.any(mat.lower[shared] < 0):
         return None
-    rows_of = _row_of_nonzeros(mat)
     cost = mat.cost.copy()
     for j, i in linked:
-        lo, hi = int(mat.starts[i]), int(mat.starts[i + 1]) if i + 1 < len(mat.starts) else len(mat.index)
-        cols, vals = mat.index[lo:hi], mat.value[lo:hi]
+        cols, vals = mat.row(i)
         at_j = cols == j
         g = -float(vals[at_j].sum())
         if g <= 0 or not math.isinf(float(mat.row_lower[i])) or float(mat.row_upper[i]) > 0:
             return None
         cost[cols[~at_j]] += mat.cost[j] * vals[~at_j] / g
-    # a row stays in block b when all its nonzeros are columns of b
-    first = owner[mat.index]
-    row_owner = np.full(len(mat.row_lower), -2, dtype=np.int64)  # -2: no nonzero yet
-    np.maximum.at(row_owner, rows_of, first)
-    row_min = np.full(len(mat.row_lower), np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(row_min, rows_of, first)
-    single = (row_owner == row_min) & (row_owner >= 0)
+    row_owner = row_blocks(mat, owner)  # a row stays in block b when all its nonzeros are b's
     relaxed = dataclasses.replace(mat, cost=cost, offset=0.0)
     out = []
     for b, cols in enumerate(blocks):
         free = np.zeros(n, dtype=bool)
         free[cols] = True
         # only the rows block b alone holds: every other row is dropped before restricting
-        out.append(restrict(relaxed.rows_where(single & (row_owner == b)), free, np.zeros(n)))
+        out.append(restrict(relaxed.rows_where(row_owner == b), free, np.zeros(n)))
     return BlockRelaxation(tuple(out), mat.offset)

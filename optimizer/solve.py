@@ -30,7 +30,14 @@ from typing import Any, Literal
 import pulp
 
 from optimizer.errors import ExitCode, InfeasibleError, SolverError
-from optimizer.highs_matrix import HighsMatrix, block_relaxation, highs_matrix, restrict
+from optimizer.highs_matrix import (
+    HighsMatrix,
+    block_relaxation,
+    highs_matrix,
+    restrict,
+    row_blocks,
+    row_of_nonzeros,
+)
 from optimizer.highs_matrix import feasible as _feasible
 from optimizer.model.data import COST_TERMS
 from optimizer.model.fleet_model import FleetModel, WorkloadBlocks
@@ -553,9 +560,7 @@ def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[fl
         values[part.columns] = np.array(h.getSolution().col_value, dtype=float)
         _log.debug("highs: block %d LP of %d columns after %.1f s", k, len(part.columns), limit_s - left)
     for j, i in linked:  # instance counts the replicas need, fractional
-        lo = int(loose.starts[i])
-        hi = int(loose.starts[i + 1]) if i + 1 < len(loose.starts) else len(loose.index)
-        cols, vals = loose.index[lo:hi], loose.value[lo:hi]
+        cols, vals = loose.row(i)
         g = -float(vals[cols == j].sum())
         values[j] = float(vals[cols != j] @ values[cols[cols != j]]) / g
     _log.debug(
@@ -689,6 +694,8 @@ class _WorkloadSteps:
     """Instance columns and their packing rows."""
     always_free: Any
     """Shared columns that are no instance count (GPU-type binaries): free in every step."""
+    is_int: Any
+    """Mask of `mat`'s integer columns."""
     row_block: Any
     """The workload whose columns alone a row holds, -1 for rows of several or of shared columns."""
 
@@ -699,20 +706,18 @@ class _WorkloadSteps:
         if opts.blocks is None:
             return None
         blocks, linked = _block_columns(mat, opts.blocks)
-        rows_of = np.repeat(np.arange(len(mat.row_lower)), np.diff(np.append(mat.starts, len(mat.index))))
+        rows_of = row_of_nonzeros(mat)
         owner = np.full(len(mat.variables), -1, dtype=np.int64)
         for b, cols in enumerate(blocks):
             owner[cols] = b
         inst_cols = np.array([j for j, _ in linked], dtype=np.int64)
+        inst_rows = np.array([i for _, i in linked], dtype=np.int64)
         always_free = owner < 0
         always_free[inst_cols] = False
-        high = np.full(len(mat.row_lower), -1, dtype=np.int64)
-        np.maximum.at(high, rows_of, owner[mat.index])
-        low = np.full(len(mat.row_lower), len(blocks), dtype=np.int64)
-        np.minimum.at(low, rows_of, owner[mat.index])
-        row_block = np.where(high == low, high, -1)
-        inst_rows = np.array([i for _, i in linked], dtype=np.int64)
-        return cls(mat, opts, support, blocks, rows_of, inst_cols, inst_rows, always_free, row_block)
+        is_int = np.zeros(len(mat.variables), dtype=bool)
+        is_int[mat.integer] = True
+        row_block = row_blocks(mat, owner, rows_of)
+        return cls(mat, opts, support, blocks, rows_of, inst_cols, inst_rows, always_free, is_int, row_block)
 
     def step(
         self, b: int, x: Any, wide: bool, limit_s: float, best: _Incumbent | None, later: Any = None
@@ -725,9 +730,7 @@ class _WorkloadSteps:
 
         mat, cols = self.mat, self.blocks[b]
         free = np.zeros(len(mat.variables), dtype=bool)
-        is_int = np.zeros(len(cols), dtype=bool)
-        is_int[np.isin(cols, mat.integer)] = True
-        free[cols] = wide | ~is_int | (self.support[cols] > ZERO)
+        free[cols] = wide | ~self.is_int[cols] | (self.support[cols] > ZERO)
         touched = np.zeros(len(mat.row_lower), dtype=bool)
         touched[self.rows_of[free[mat.index]]] = True
         free[self.inst_cols[touched[self.inst_rows]]] = True
