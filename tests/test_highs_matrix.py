@@ -16,7 +16,7 @@ from optimizer.solve import RunOptions, SolveStatus, solve
 
 
 def _fleet(seed: int, **kw: Any) -> Any:
-    shape = {"candidates": 14, "periods": 3, "sites": 3, "regions": 2, "workloads": 3} | kw
+    shape = {"candidates": 8, "periods": 2, "sites": 3, "regions": 2, "workloads": 3} | kw
     return dataclasses.replace(synthetic_fleet(seed=seed, **shape), min_replicas_per_active_site=1)
 
 
@@ -75,9 +75,9 @@ def test_restriction_says_when_the_fixed_values_break_a_row_it_drops() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_block_relaxation_bounds_the_lp_and_the_mip_from_below(seed: int) -> None:
-    """The sum of the per-workload LP optima is a valid bound: at most the whole-model LP, which is
-    at most the MIP optimum; and with no fleet-wide limit (supply, site GPUs, budget, GPU types)
-    it equals the whole-model LP."""
+    """The sum of the per-workload LP optima is a valid bound: at most the whole-model LP (so at
+    most the MIP optimum); and with no fleet-wide limit (supply, site GPUs, budget, GPU types) it
+    equals the whole-model LP. The MIP itself is checked on the first seeds."""
     data = _fleet(seed, gpu_types=3)
     for limits in (True, False):
         if not limits:
@@ -95,8 +95,10 @@ def test_block_relaxation_bounds_the_lp_and_the_mip_from_below(seed: int) -> Non
         assert relaxation is not None and len(relaxation.blocks) == len(blocks)
         bound = relaxation.offset + sum(_optimum(b.matrix, integer=False)[0] for b in relaxation.blocks)
         lp, _ = _optimum(mat, integer=False)
-        mip, _ = _optimum(mat, integer=True)
-        assert bound <= lp + 1e-6 * max(1.0, abs(lp)) <= mip + 2e-6 * max(1.0, abs(mip))
+        assert bound <= lp + 1e-6 * max(1.0, abs(lp))
+        if seed < 2:
+            mip, _ = _optimum(mat, integer=True)
+            assert bound <= mip + 2e-6 * max(1.0, abs(mip))
         if not limits:
             assert bound == pytest.approx(lp, rel=1e-6, abs=1e-6)
 
@@ -135,7 +137,7 @@ def test_a_model_too_big_for_the_final_mip_returns_its_best_plan_with_a_valid_ga
     """Above FULL_MIP_MAX_COLUMNS the whole-model MIP is not started once a plan is in hand: the
     plan comes back feasible (or optimal when it meets the bound), with a bound no higher than the
     true optimum, and it meets every row of the model."""
-    data = _fleet(seed, periods=4)
+    data = _fleet(seed, periods=3)
     exact = solve(build_model(data), mip_gap=1e-9)
     monkeypatch.setattr(solve_mod, "BLOCKS_FROM_COLUMNS", 0)
     monkeypatch.setattr(solve_mod, "FULL_MIP_MAX_COLUMNS", 0)
@@ -157,7 +159,7 @@ def test_workload_by_workload_mips_improve_a_plan_and_keep_it_feasible(seed: int
     the model and is no dearer than the plan it started from."""
     from optimizer.model.incumbent import rounded_start
 
-    model = build_model(_fleet(seed, periods=4))
+    model = build_model(_fleet(seed, periods=3))
     mat = highs_matrix(model.problem)
     opts = RunOptions(
         mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks()
