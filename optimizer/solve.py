@@ -16,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import re
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -523,17 +525,22 @@ def _block_columns(mat: HighsMatrix, blocks: WorkloadBlocks) -> tuple[list[Any],
     return [c for c in cols if len(c)], linked
 
 
+def _block_workers(opts: RunOptions, blocks: int) -> int:
+    """Threads solving the per-workload LPs at once: the run's `threads`, else the machine's cores."""
+    return max(1, min(blocks, opts.threads or os.cpu_count() or 1))
+
+
 def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[float | None, Any]:
     """The per-workload LP relaxation (`highs_matrix.block_relaxation`) within `limit_s`:
     (its optimum, a valid lower bound, and the column values), or (None, None) when the blocks do
     not all solve in time or the model does not split. The `active_replicas` rows are left out
     (the first relaxation level: the same bound, a faster simplex).
 
-    Each workload's LP is solved alone, with instance costs charged per GPU its replicas use and
-    the fleet-wide limits (supply, site GPUs and power, GPU types, budget) left out, so the sum of
-    their optima is at most the whole-model LP's (equal when those limits do not bind). The values:
-    every workload's, and each instance count at the GPUs its packing row needs (what the rounding
-    and the neighbourhoods read)."""
+    Each workload's LP is solved alone (up to `_block_workers` at once), with instance costs
+    charged per GPU its replicas use and the fleet-wide limits (supply, site GPUs and power, GPU
+    types, budget) left out, so the sum of their optima is at most the whole-model LP's (equal
+    when those limits do not bind). The values: every workload's, and each instance count at the
+    GPUs its packing row needs (what the rounding and the neighbourhoods read)."""
     import numpy as np
 
     if opts.blocks is None or not opts.blocks.blocks:
@@ -544,21 +551,33 @@ def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[fl
     relaxation = block_relaxation(loose, blocks, linked)
     if relaxation is None:
         return None, None
-    values = np.zeros(len(mat.variables))
-    total = relaxation.offset
-    for k, part in enumerate(relaxation.blocks):
+    def run_block(k: int) -> tuple[float, Any] | None:
+        """Block k's LP optimum and column values, or None if it is not optimal in time."""
         left = limit_s - (time.perf_counter() - begin)
         if left <= 0.0:
-            return None, None
+            return None
+        part = relaxation.blocks[k]
         h = _highs_of(part.matrix, opts, integer=False)
         h.setOptionValue("time_limit", float(max(0.05, left)))
         h.run()
         if str(h.getModelStatus().name) != "kOptimal":
             _log.debug("highs: block %d LP: %s", k, h.getModelStatus().name)
-            return None, None
-        total += float(h.getInfo().objective_function_value)
-        values[part.columns] = np.array(h.getSolution().col_value, dtype=float)
-        _log.debug("highs: block %d LP of %d columns after %.1f s", k, len(part.columns), limit_s - left)
+            return None
+        done = time.perf_counter() - begin
+        _log.debug("highs: block %d LP of %d columns done after %.1f s", k, len(part.columns), done)
+        return float(h.getInfo().objective_function_value), np.array(h.getSolution().col_value, dtype=float)
+
+    # HiGHS releases the GIL while it solves: the blocks share the cores (results kept in block order)
+    with ThreadPoolExecutor(max_workers=_block_workers(opts, len(relaxation.blocks))) as pool:
+        solved = list(pool.map(run_block, range(len(relaxation.blocks))))
+    if any(r is None for r in solved):
+        return None, None
+    values = np.zeros(len(mat.variables))
+    total = relaxation.offset
+    for part, result in zip(relaxation.blocks, solved, strict=True):
+        assert result is not None
+        total += result[0]
+        values[part.columns] = result[1]
     for j, i in linked:  # instance counts the replicas need, fractional
         cols, vals = loose.row(i)
         g = -float(vals[cols == j].sum())
