@@ -175,3 +175,29 @@ def test_workload_by_workload_mips_improve_a_plan_and_keep_it_feasible(seed: int
     assert found.objective <= rounded.objective + 1e-9
     assert found.objective == pytest.approx(float(mat.cost @ found.values) + mat.offset)
     assert found.objective >= bound - 1e-6 * max(1.0, bound)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_steps_join_workloads_that_share_instance_pools(seed: int) -> None:
+    """`_WorkloadSteps.pairs`: distinct ordered pairs, each sharing at least one instance pool of
+    its workloads' support (so of the pools their single steps free), at most PAIR_PARTNERS
+    partners chosen per workload; a pair step frees exactly the union of the two single steps."""
+    model = build_model(_fleet(seed, workloads=4))
+    mat = highs_matrix(model.problem)
+    opts = RunOptions(mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks())
+    _bound, values = solve_mod._block_phase(mat, opts, 30.0)
+    assert values is not None
+    steps = solve_mod._WorkloadSteps.of(mat, opts, np.abs(values))
+    assert steps is not None
+    pairs = steps.pairs(np.zeros(len(mat.variables)))
+    assert pairs and len(pairs) == len(set(pairs)) and all(a < b for a, b in pairs)
+    assert len(pairs) <= solve_mod.PAIR_PARTNERS * len(steps.blocks)
+    inst = set(steps.inst_cols.tolist())
+
+    def pools(b: int) -> set[int]:
+        return {j for j in np.flatnonzero(steps.free_columns((b,), False)).tolist() if j in inst}
+
+    assert all(pools(a) & pools(b) for a, b in pairs)
+    for a, b in pairs:
+        union = steps.free_columns((a,), False) | steps.free_columns((b,), False)
+        assert np.array_equal(steps.free_columns((a, b), False), union)
