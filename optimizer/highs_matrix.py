@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,11 +86,14 @@ class HighsMatrix:
         )
 
 
-def highs_matrix(problem: Any) -> HighsMatrix:
-    """Columns, objective and rows of `problem` as numpy arrays (CSR rows)."""
+def highs_matrix(problem: Any, columns: list[Any] | None = None) -> HighsMatrix:
+    """Columns, objective and rows of `problem` as numpy arrays (CSR rows).
+
+    `columns`: `problem.variables()` when the caller has it already (it costs a scan of every row).
+    """
     import numpy as np
 
-    variables = list(problem.variables())
+    variables = list(problem.variables() if columns is None else columns)
     col = {id(v): i for i, v in enumerate(variables)}
     n = len(variables)
     inf = math.inf
@@ -99,34 +103,42 @@ def highs_matrix(problem: Any) -> HighsMatrix:
     cost = np.zeros(n)
     for v, a in problem.objective.items():
         cost[col[id(v)]] += a
-    starts: list[int] = []
-    index: list[int] = []
-    value: list[float] = []
-    row_lower: list[float] = []
-    row_upper: list[float] = []
+    # Rows in bulk: each row's columns and coefficients appended as whole sequences (C loops, typed
+    # arrays), zero coefficients dropped afterwards with one mask.
+    lengths = array("q")
+    index = array("i")
+    value = array("d")
+    row_lower = array("d")
+    row_upper = array("d")
     row_names: list[str] = []
+    column_of = col.__getitem__
     listed = problem.constraints
     for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call; older: a dict
-        starts.append(len(index))
+        expr = getattr(con, "expr", con)  # PuLP >= 3.3 wraps an expression; older: is one
         row_names.append(str(con.name))
-        for v, a in con.items():
-            if a != 0:
-                index.append(col[id(v)])
-                value.append(a)
+        lengths.append(len(expr))
+        index.extend(map(column_of, map(id, expr.keys())))
+        value.extend(expr.values())
         lb, ub = con.getLb(), con.getUb()
         row_lower.append(-inf if lb is None else float(lb))
         row_upper.append(inf if ub is None else float(ub))
+    idx = np.frombuffer(index, dtype=np.int32) if len(index) else np.zeros(0, dtype=np.int32)
+    val = np.frombuffer(value, dtype=float) if len(value) else np.zeros(0)
+    nonzero = val != 0
+    row_of = np.repeat(np.arange(len(lengths)), np.frombuffer(lengths, dtype=np.int64) if len(lengths) else 0)
+    kept = np.bincount(row_of[nonzero], minlength=len(lengths))
+    starts = (np.cumsum(kept) - kept).astype(np.int32)
     return HighsMatrix(
         variables,
         cost,
         lower,
         upper,
         integer,
-        np.array(row_lower),
-        np.array(row_upper),
-        np.array(starts, dtype=np.int32),
-        np.array(index, dtype=np.int32),
-        np.array(value, dtype=float),
+        np.array(row_lower, dtype=float),
+        np.array(row_upper, dtype=float),
+        starts,
+        idx[nonzero].copy(),
+        val[nonzero].copy(),
         float(problem.objective.constant or 0.0),
         row_names,
     )

@@ -88,7 +88,7 @@ def test_timings_go_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
 def test_highs_failure_warns_on_stderr_and_is_recorded(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    def broken(problem: Any, opts: RunOptions) -> _Run:
+    def broken(problem: Any, opts: RunOptions, columns: Any = None) -> _Run:
         return _Run(SolveStatus.ERROR, SolverInfo("highs", "", {}, 0.0, "Solve error"), "simulated failure")
 
     monkeypatch.setattr(solve_mod, "_run_highs", broken)

@@ -56,6 +56,25 @@ class Bounds:
         return out
 
     @cache  # noqa: B019
+    def _site_slots(self) -> dict[tuple[str, str], list[Slot]]:
+        """(workload, site) -> its slots."""
+        out: dict[tuple[str, str], list[Slot]] = defaultdict(list)
+        for slot in self.ix.slots:
+            out[(self.ix.candidates[slot[0]].workload, slot[1])].append(slot)
+        return out
+
+    @cache  # noqa: B019
+    def _has_spot(self, workload: str) -> bool:
+        """Whether workload w has a spot slot."""
+        return any(k[2] == "spot" for k in self._workload_slots()[workload])
+
+    @cache  # noqa: B019
+    def _gpus_range(self, workload: str) -> tuple[int, int]:
+        """(least, largest) GPUs per replica over workload w's slots."""
+        gpus = [self._gpus(k) for k in self._workload_slots()[workload]]
+        return min(gpus), max(gpus)
+
+    @cache  # noqa: B019
     def _pool_counts(self) -> dict[tuple[str, str], int]:
         """(workload, site) -> the number of latency pools there."""
         out: dict[tuple[str, str], int] = defaultdict(int)
@@ -105,16 +124,15 @@ class Bounds:
         """Most replicas `slot` needs in any period (see `replica_bound`), capped by hard GPU limits."""
         c, s, _o = slot
         cand = self.ix.candidates[c]
-        slots = self._workload_slots()[cand.workload]
         least = self.ix.data.min_replicas_per_active_site
         n = replica_bound(self.site_traffic_max(cand.workload, s), self.usable(slot), least)
         share = self.ix.data.spot_max_share
-        if 0.0 < share < 1.0 and any(k[2] == "spot" for k in slots):
+        if 0.0 < share < 1.0 and self._has_spot(cand.workload):
             n = max(
                 n,
                 spot_gpu_replica_bound(
                     self.spot_gpus_max(cand.workload),
-                    max(self._gpus(k) for k in slots),
+                    self._gpus_range(cand.workload)[1],
                     self._gpus(slot),
                     share,
                     least,
@@ -140,7 +158,7 @@ class Bounds:
         (S / share + largest GPUs) / least GPUs + 1. With more than the minimum, no replica is
         held for it; so the total is at most max(min, capacity part + spot part).
         """
-        slots = [k for k in self._workload_slots()[workload] if k[1] == site]
+        slots = self._site_slots().get((workload, site), [])
         if not slots:
             return 0
         per_slot = sum(self.replicas(k) for k in slots)
@@ -151,8 +169,7 @@ class Bounds:
         held = (self.site_traffic_max(workload, site) + max(usable)) / min(usable) + 1
         total = 2 * pools * math.floor(held + 1e-9)
         share = self.ix.data.spot_max_share
-        all_slots = self._workload_slots()[workload]
-        if 0.0 < share < 1.0 and any(k[2] == "spot" for k in all_slots):
-            gpus = [self._gpus(k) for k in all_slots]
-            total += math.floor((self.spot_gpus_max(workload) / share + max(gpus)) / min(gpus) + 1e-9) + 1
+        if 0.0 < share < 1.0 and self._has_spot(workload):
+            least_gpus, largest_gpus = self._gpus_range(workload)
+            total += math.floor((self.spot_gpus_max(workload) / share + largest_gpus) / least_gpus + 1e-9) + 1
         return min(per_slot, max(self.ix.data.min_replicas_per_active_site, total))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pulp
 
+from optimizer.gc_pause import gc_paused
 from optimizer.model.capacity import add_capacity, add_instance_packing, add_spot_share
 from optimizer.model.coverage import (
     add_daily_coverage,
@@ -73,6 +74,12 @@ def build_model(
     unknown = omit - {name for name, _ in CONSTRAINT_FAMILIES}
     if unknown:
         raise ValueError(f"unknown constraint families {sorted(unknown)}")
+    with gc_paused():  # millions of live objects, no garbage: the collector would only rescan them
+        return _build(data, elastic, omit, formulation)
+
+
+def _build(data: FleetData, elastic: bool, omit: frozenset[str], formulation: Formulation) -> FleetModel:
+    """`build_model` with its arguments checked."""
     m = FleetModel(
         data=data,
         index=index_fleet(data, formulation),

@@ -18,10 +18,10 @@ def _options(m: FleetModel) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def capacity_expr(
-    m: FleetModel, workload: str, site: str, candidate: str, period: str, options: list[str]
-) -> pulp.LpAffineExpression:
-    """Usable rps of candidate c at site s in period t:
+def capacity_terms(
+    m: FleetModel, site: str, candidate: str, period: str, options: list[str]
+) -> list[tuple[pulp.LpVariable, float]]:
+    """Usable rps of candidate c at site s in period t, as (n[c, s, o, t], coefficient) terms:
     capacity_rps x utilization x sum_o availability[o] x n[c, s, o, t]."""
     ix = m.index
     cand = ix.candidates[candidate]
@@ -31,7 +31,7 @@ def capacity_expr(
         if n is not None:
             avail = ix.offers[(site, cand.gpu, o)].availability
             terms.append((n, usable_rps(cand.capacity_rps, ix.sites[site].utilization, avail)))
-    return pulp.LpAffineExpression(terms)
+    return terms
 
 
 def add_capacity(m: FleetModel) -> None:
@@ -55,13 +55,17 @@ def add_capacity(m: FleetModel) -> None:
     for (w, s, key, t), xs in routed.items():
         pool = pools[(w, s, key)]
         present = {lv for _x, lv in xs}
+        supply: dict[str, list[tuple[pulp.LpVariable, float]]] = {}
         for level, cands in enumerate(pool.levels):
             if level not in present:
                 continue  # same traffic as the band below, more capacity: implied
-            lhs = pulp.lpSum(x for x, lv in xs if lv <= level)
-            rhs = pulp.lpSum(capacity_expr(m, w, s, c, t, options[(c, s)]) for c in cands)
+            terms = [(x, 1.0) for x, lv in xs if lv <= level]
+            for c in cands:
+                if c not in supply:
+                    supply[c] = [(n, -a) for n, a in capacity_terms(m, s, c, t, options[(c, s)])]
+                terms.extend(supply[c])
             name = (w, s, key, t) if len(pool.levels) == 1 else (w, s, key, f"band{level}", t)
-            m.add("capacity", name, lhs <= rhs)
+            m.add("capacity", name, pulp.LpConstraint(pulp.LpAffineExpression(terms), pulp.LpConstraintLE))
 
 
 def add_instance_packing(m: FleetModel) -> None:
@@ -79,7 +83,13 @@ def add_instance_packing(m: FleetModel) -> None:
     for key, inst in m.instances.items():
         s, g, o, _t, _tenant = key
         gpi = ix.offers[(s, g, o)].gpus_per_instance
-        m.add("packing", key, pulp.LpAffineExpression(packed[key]) <= gpi * inst)
+        m.add(
+            "packing",
+            key,
+            pulp.LpConstraint(
+                pulp.LpAffineExpression([*packed[key], (inst, -float(gpi))]), pulp.LpConstraintLE
+            ),
+        )
 
 
 def add_spot_share(m: FleetModel) -> None:
@@ -114,4 +124,9 @@ def add_spot_share(m: FleetModel) -> None:
                     total.append((n, share * g))
                     if o == "spot":
                         spot.append((n, g))
-            m.add("spot_share", (w, t), pulp.LpAffineExpression(spot) <= pulp.LpAffineExpression(total))
+            # spot - total; a spot count appears in both (PuLP does not sum repeated terms of a list)
+            coef: dict[pulp.LpVariable, float] = dict(spot)
+            for n, a in total:
+                coef[n] = coef.get(n, 0.0) - a
+            row = pulp.LpConstraint(pulp.LpAffineExpression(list(coef.items())), pulp.LpConstraintLE)
+            m.add("spot_share", (w, t), row)

@@ -189,9 +189,15 @@ class FleetModel:
         """Money spent per month: every cost term except the shortfall penalty."""
         return pulp.lpSum(self.cost_terms[t] for t in SPENDING_TERMS)
 
+    @cached_property
+    def columns(self) -> list[pulp.LpVariable]:
+        """`problem.variables()` (PuLP's column order, by name), listed once: PuLP re-scans every
+        row on each call. A built model gains no variables afterwards."""
+        return list(self.problem.variables())
+
     def stats(self) -> dict[str, int]:
         """Counts of variables (all, integer, binary) and constraints."""
-        variables = self.problem.variables()
+        variables = self.columns
         return {
             "variables": len(variables),
             "integer": sum(1 for v in variables if v.cat == pulp.LpInteger),

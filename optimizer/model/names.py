@@ -32,6 +32,8 @@ class Names:
 
     def __init__(self) -> None:
         self._seen: dict[str, dict[str, tuple[str, ...]]] = {"var": {}, "con": {}}
+        self._families: set[str] = set()
+        """Families already checked to be snake_case (checked once, not per name)."""
 
     def var(self, family: str, *ids: str) -> str:
         """Name of the variable of `family` at key `ids`, e.g. `var("traffic", w, r, s, c, t)`."""
@@ -45,11 +47,12 @@ class Names:
         return sum(len(v) for v in self._seen.values())
 
     def _make(self, kind: str, family: str, ids: tuple[str, ...]) -> str:
-        if not _FAMILY.match(family):
-            raise ValueError(f"name family {family!r} is not snake_case")
-        for part in ids:
-            if not part:
-                raise ValueError(f"empty id in {kind} name {family}{ids}")
+        if family not in self._families:
+            if not _FAMILY.match(family):
+                raise ValueError(f"name family {family!r} is not snake_case")
+            self._families.add(family)
+        if not all(ids):
+            raise ValueError(f"empty id in {kind} name {family}{ids}")
         name = pulp_safe(SEP.join((family, *ids)))
         registry = self._seen[kind]
         previous = registry.get(name)

@@ -8,6 +8,8 @@ import pulp
 
 from optimizer.model.fleet_model import FleetModel
 
+LE, GE = pulp.LpConstraintLE, pulp.LpConstraintGE
+
 
 def _replicas_at(m: FleetModel) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
     """(workload, site) -> its replica slots (candidate, site, option)."""
@@ -17,14 +19,26 @@ def _replicas_at(m: FleetModel) -> dict[tuple[str, str], list[tuple[str, str, st
     return out
 
 
-def replicas_expr(m: FleetModel, slots: list[tuple[str, str, str]], period: str) -> pulp.LpAffineExpression:
-    """Replicas held in `period` over `slots` (fixed options count in every period)."""
+def replica_terms(
+    m: FleetModel, slots: list[tuple[str, str, str]], period: str
+) -> list[tuple[pulp.LpVariable, float]]:
+    """Replicas held in `period` over `slots` (fixed options count in every period), as terms."""
     terms = []
     for c, s, o in slots:
         n = m.replica(c, s, o, period)
         if n is not None:
             terms.append((n, 1.0))
-    return pulp.LpAffineExpression(terms)
+    return terms
+
+
+def replicas_expr(m: FleetModel, slots: list[tuple[str, str, str]], period: str) -> pulp.LpAffineExpression:
+    """Replicas held in `period` over `slots` (fixed options count in every period)."""
+    return pulp.LpAffineExpression(replica_terms(m, slots, period))
+
+
+def _row(terms: list[tuple[pulp.LpVariable, float]], sense: int) -> pulp.LpConstraint:
+    """sum terms (sense) 0, built from the term list at once (no expression arithmetic)."""
+    return pulp.LpConstraint(pulp.LpAffineExpression(terms), sense)
 
 
 def add_active_sites(m: FleetModel) -> None:
@@ -47,11 +61,19 @@ def add_active_sites(m: FleetModel) -> None:
         for t in ix.periods:
             if routed.get((w, s, t)):
                 big_m = bounds.served_max(w, t)
-                m.add("active_traffic", (w, s, t), pulp.lpSum(routed[(w, s, t)]) <= big_m * act)
+                m.add(
+                    "active_traffic",
+                    (w, s, t),
+                    _row([*((x, 1.0) for x in routed[(w, s, t)]), (act, -big_m)], LE),
+                )
         if ix.data.min_replicas_per_active_site > 0:
             big_m_rep = bounds.site_replicas(w, s)
             for t in ix.periods:
-                m.add("active_replicas", (w, s, t), replicas_expr(m, slots_at[(w, s)], t) <= big_m_rep * act)
+                m.add(
+                    "active_replicas",
+                    (w, s, t),
+                    _row([*replica_terms(m, slots_at[(w, s)], t), (act, -big_m_rep)], LE),
+                )
 
 
 def add_min_replicas(m: FleetModel) -> None:
@@ -65,7 +87,11 @@ def add_min_replicas(m: FleetModel) -> None:
     slots_at = _replicas_at(m)
     for (w, s), act in m.active.items():
         for t in m.index.periods:
-            m.add("min_replicas", (w, s, t), replicas_expr(m, slots_at[(w, s)], t) >= min_rep * act)
+            m.add(
+                "min_replicas",
+                (w, s, t),
+                _row([*replica_terms(m, slots_at[(w, s)], t), (act, -float(min_rep))], GE),
+            )
 
 
 def add_hybrid_placement(m: FleetModel) -> None:

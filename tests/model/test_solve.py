@@ -126,7 +126,7 @@ def test_status_exit_codes() -> None:
 
 
 def test_highs_failure_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(problem: Any, opts: RunOptions) -> _Run:
+    def broken(problem: Any, opts: RunOptions, columns: Any = None) -> _Run:
         return _Run(SolveStatus.ERROR, SolverInfo("highs", "", {}, 0.0, "Solve error"), "simulated failure")
 
     monkeypatch.setattr(solve_mod, "_run_highs", broken)
@@ -143,7 +143,7 @@ def test_highs_unavailable_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_time_limit_without_incumbent_does_not_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    def stopped(problem: Any, opts: RunOptions) -> _Run:
+    def stopped(problem: Any, opts: RunOptions, columns: Any = None) -> _Run:
         info = SolverInfo("highs", "1", {}, 1.0, "Time limit reached")
         return _Run(
             SolveStatus.ERROR, info, "stopped before finding any feasible plan; raise the time limit", False
@@ -159,7 +159,7 @@ def test_time_limit_without_incumbent_does_not_fall_back(monkeypatch: pytest.Mon
 
 
 def test_both_solvers_failing_raises_solver_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(problem: Any, opts: RunOptions) -> _Run:
+    def broken(problem: Any, opts: RunOptions, columns: Any = None) -> _Run:
         return _Run(SolveStatus.ERROR, SolverInfo("x", "", {}, 0.0, "boom"), "boom")
 
     monkeypatch.setattr(solve_mod, "_run_highs", broken)
