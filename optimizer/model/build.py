@@ -109,4 +109,5 @@ def _build(data: FleetData, elastic: bool, omit: frozenset[str], formulation: Fo
             m.family_rows[name] = m.problem.numConstraints() - rows
 
     set_objective(m)
+    m.names.seal()  # every name is handed out and checked; the registry is memory only from here
     return m

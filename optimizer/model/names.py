@@ -32,6 +32,8 @@ class Names:
 
     def __init__(self) -> None:
         self._seen: dict[str, dict[str, tuple[str, ...]]] = {"var": {}, "con": {}}
+        self._sealed = 0
+        """How many names were handed out before `seal`."""
         self._families: set[str] = set()
         """Families already checked to be snake_case (checked once, not per name)."""
 
@@ -44,7 +46,15 @@ class Names:
         return self._make("con", family, ids)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._seen.values())
+        return self._sealed + sum(len(v) for v in self._seen.values())
+
+    def seal(self) -> None:
+        """The model is built: drop the registry of what was handed out (on the synthetic large
+        model a fifth of the model's memory). Names made later (a diagnosis adds a few rows) are
+        checked among themselves; a row name equal to a built one is refused by PuLP itself
+        (`LpProblem.noOverlap`), and no variables are created after the build."""
+        self._sealed = len(self)
+        self._seen = {"var": {}, "con": {}}
 
     def _make(self, kind: str, family: str, ids: tuple[str, ...]) -> str:
         if family not in self._families:

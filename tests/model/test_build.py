@@ -46,6 +46,29 @@ def test_names_refuse_collisions_after_pulp_rewrites() -> None:
     assert pulp_safe("a-b+c[d] e>f/g") == "a_b_c_d__e_f_g"
 
 
+def test_sealed_names_keep_count_and_check_later_names() -> None:
+    names = Names()
+    names.var("replicas", "a")
+    names.con("cover", "a")
+    names.seal()
+    assert len(names) == 2
+    names.con("elastic_hold", "x")
+    with pytest.raises(ValueError, match="collision"):
+        names.con("elastic_hold", "x")
+    assert len(names) == 3
+
+
+def test_built_model_seals_its_names_and_pulp_refuses_a_repeated_row() -> None:
+    import pulp
+
+    model = build_model(random_small_fleet(3))
+    stats = model.stats()
+    assert len(model.names) == stats["variables"] + stats["constraints"]
+    name = next(iter(model.constraints["cover"].values())).name
+    with pytest.raises(pulp.PulpError, match="overlapping"):
+        model.problem.addConstraint(model.columns[0] >= 0, name)
+
+
 def test_colliding_candidate_ids_fail_the_build() -> None:
     data = fleet(
         candidates=(
