@@ -11,6 +11,7 @@ import dataclasses
 import math
 from array import array
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pulp
@@ -33,6 +34,65 @@ class HighsMatrix:
     value: Any
     offset: float
     row_names: list[str] = field(default_factory=list)
+
+    @cached_property
+    def rows_of(self) -> Any:
+        """The row index of every nonzero (CSR `starts` expanded)."""
+        import numpy as np
+
+        return np.repeat(np.arange(len(self.row_lower), dtype=np.int32), self.row_ends - self.starts)
+
+    @cached_property
+    def row_ends(self) -> Any:
+        """One past the last nonzero of each row (int64)."""
+        import numpy as np
+
+        if not len(self.starts):
+            return np.zeros(0, dtype=np.int64)
+        return np.append(self.starts[1:], len(self.index)).astype(np.int64)
+
+    @cached_property
+    def by_column(self) -> tuple[Any, Any]:
+        """(order, starts): the nonzeros of column j are `order[starts[j]:starts[j + 1]]` (a CSC
+        view of the CSR arrays, rows ascending within a column)."""
+        import numpy as np
+
+        order = np.argsort(self.index, kind="stable")
+        counts = np.bincount(self.index, minlength=len(self.variables))
+        return order, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @cached_property
+    def is_int(self) -> Any:
+        """Mask of the integer columns."""
+        import numpy as np
+
+        mask = np.zeros(len(self.variables), dtype=bool)
+        mask[self.integer] = True
+        return mask
+
+    def with_columns(self, **changes: Any) -> HighsMatrix:
+        """A copy with column data (`cost`, `lower`, `upper`, `offset`) replaced; the rows and their
+        cached views are shared."""
+        new = dataclasses.replace(self, **changes)
+        for key in ("rows_of", "row_ends", "by_column", "is_int"):
+            if key in self.__dict__ and not ("integer" in changes and key == "is_int"):
+                new.__dict__[key] = self.__dict__[key]
+        return new
+
+    def activity(self, x: Any) -> Any:
+        """Each row's activity A x."""
+        import numpy as np
+
+        return np.bincount(self.rows_of, weights=self.value * x[self.index], minlength=len(self.row_lower))
+
+    def rows_with(self, columns: Any) -> Any:
+        """Mask of the rows with a nonzero in one of `columns` (indices)."""
+        import numpy as np
+
+        order, starts = self.by_column
+        out = np.zeros(len(self.row_lower), dtype=bool)
+        out[self.rows_of[order[spans(starts[columns], starts[columns + 1])]]] = True
+        return out
 
     def _rows(self, pick: Any) -> tuple[Any, Any, Any, Any, Any]:
         """(lower, upper, CSR starts, indices, values) of the rows where the mask `pick` is True."""
@@ -164,11 +224,21 @@ def feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
 
 
 def row_of_nonzeros(mat: HighsMatrix) -> Any:
-    """The row index of every nonzero of `mat` (CSR `starts` expanded)."""
+    """The row index of every nonzero of `mat` (CSR `starts` expanded; cached on `mat`)."""
+    return mat.rows_of
+
+
+def spans(lo: Any, hi: Any) -> Any:
+    """The integers of the half-open ranges [lo[k], hi[k]) one after another (vectorised
+    `concatenate(arange(lo[k], hi[k]))`)."""
     import numpy as np
 
-    lengths = np.diff(np.append(mat.starts, len(mat.index)))
-    return np.repeat(np.arange(len(mat.row_lower), dtype=np.int64), lengths)
+    lengths = hi - lo
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.cumsum(lengths) - lengths  # where range k starts in the output
+    return np.repeat(lo - first, lengths) + np.arange(total, dtype=np.int64)
 
 
 def row_blocks(mat: HighsMatrix, owner: Any, rows_of: Any = None) -> Any:
@@ -197,9 +267,46 @@ class Restriction:
     consistent: bool = True
     """Every row left out (no free column) holds at the fixed values; when False no completion
     of the fixed values is a plan of `mat`."""
+    rows: Any = None
+    """Index in `mat` of each row of `matrix`."""
+    fixed_activity: Any = None
+    """The fixed columns' activity a_F in each row of `matrix`."""
+
+    def activity(self, values: Any) -> Any:
+        """Activity in `mat` of the rows of `matrix` (`rows`) at `values`, a completion of the
+        fixed values: a_F + the free columns' part."""
+        import numpy as np
+
+        sub = self.matrix
+        lengths = np.diff(np.append(sub.starts, len(sub.index)))
+        rows_of = np.repeat(np.arange(len(lengths)), lengths)
+        products = sub.value * values[self.columns][sub.index]
+        return self.fixed_activity + np.bincount(rows_of, weights=products, minlength=len(lengths))
+
+    def holds(self, mat: HighsMatrix, values: Any, activity: Any = None, tol: float = 1e-6) -> bool:
+        """`values` (the fixed values completed on `columns`) is a plan of `mat`: the same test as
+        `feasible(mat, values)` (bounds and integrality of every column, relative tolerance `tol`)
+        on the rows with a free column; the other rows are `consistent` (they do not change).
+        `activity`: `self.activity(values)` when the caller has it."""
+        import numpy as np
+
+        if not self.consistent:
+            return False
+        scale = tol * np.maximum(1.0, np.abs(values))
+        if np.any(values < mat.lower - scale) or np.any(values > mat.upper + scale):
+            return False
+        ints = values[mat.integer]
+        if len(ints) and np.any(np.abs(ints - np.round(ints)) > tol):
+            return False
+        if not len(self.matrix.row_lower):
+            return True
+        activity = self.activity(values) if activity is None else activity
+        slack = tol * np.maximum(1.0, np.abs(activity))
+        low, high = mat.row_lower[self.rows], mat.row_upper[self.rows]
+        return bool(np.all(activity >= low - slack) and np.all(activity <= high + slack))
 
 
-def restrict(mat: HighsMatrix, free: Any, x: Any) -> Restriction:
+def restrict(mat: HighsMatrix, free: Any, x: Any, rows: Any = None, activity: Any = None) -> Restriction:
     """`mat` with the columns where the mask `free` is False fixed at their values in `x`.
 
     Row i keeps its free nonzeros, with bounds [L_i - a_F, U_i - a_F] where a_F = sum over fixed
@@ -208,45 +315,55 @@ def restrict(mat: HighsMatrix, free: Any, x: Any) -> Restriction:
     A plan of the restriction, completed by `x` on the fixed columns, is a plan of `mat` exactly
     when it meets the kept rows, with objective cost_F . x_F + the restriction's objective;
     `consistent` says whether the dropped rows hold at `x` (relative tolerance 1e-9).
+
+    `rows`: a mask of the rows of `mat` to consider at all (the others are left out, as if `mat`
+    had only these); `activity`: every row's activity at `x` when the caller has it (else it is
+    computed for the consistency test). The work is in the nonzeros of the rows kept, through
+    `mat`'s column view, plus one pass over the columns: a step that frees one workload of a
+    large model touches a small share of its matrix.
     """
     import numpy as np
 
-    rows_of = row_of_nonzeros(mat)
-    fixed_nz = ~free[mat.index]
-    n_rows = len(mat.row_lower)
-    activity = np.bincount(
-        rows_of[fixed_nz], weights=mat.value[fixed_nz] * x[mat.index[fixed_nz]], minlength=n_rows
-    )
-    keep_row = np.zeros(n_rows, dtype=bool)
-    keep_row[rows_of[~fixed_nz]] = True
-    keep_nz = ~fixed_nz  # every free nonzero is in a kept row
-    new_col = np.cumsum(free) - 1
-    new_row = np.cumsum(keep_row) - 1
-    counts = np.bincount(new_row[rows_of[keep_nz]], minlength=int(keep_row.sum()))
-    starts = (np.cumsum(counts) - counts).astype(np.int32)
     columns = np.flatnonzero(free)
-    is_int = np.zeros(len(mat.variables), dtype=bool)
-    is_int[mat.integer] = True
+    touched = mat.rows_with(columns)
+    if rows is not None:
+        touched &= rows
+    kept = np.flatnonzero(touched)
+    lo, hi = mat.starts[kept].astype(np.int64), mat.row_ends[kept]
+    nz = spans(lo, hi)  # the kept rows' nonzeros, row by row
+    local_row = np.repeat(np.arange(len(kept), dtype=np.int64), hi - lo)
+    col_of = mat.index[nz]
+    val_of = mat.value[nz]
+    is_free = free[col_of]
+    fixed_nz = ~is_free
+    fixed_activity = np.bincount(
+        local_row[fixed_nz], weights=val_of[fixed_nz] * x[col_of[fixed_nz]], minlength=len(kept)
+    )
+    new_col = np.cumsum(free) - 1
+    counts = np.bincount(local_row[is_free], minlength=len(kept))
+    starts = (np.cumsum(counts) - counts).astype(np.int32)
     fixed = ~free
     sub = HighsMatrix(
         [mat.variables[i] for i in columns],
         mat.cost[columns],
         mat.lower[columns],
         mat.upper[columns],
-        np.flatnonzero(is_int[columns]).astype(np.int32),
-        mat.row_lower[keep_row] - activity[keep_row],
-        mat.row_upper[keep_row] - activity[keep_row],
+        np.flatnonzero(mat.is_int[columns]).astype(np.int32),
+        mat.row_lower[kept] - fixed_activity,
+        mat.row_upper[kept] - fixed_activity,
         starts,
-        new_col[mat.index[keep_nz]].astype(np.int32),
-        mat.value[keep_nz],
+        new_col[col_of[is_free]].astype(np.int32),
+        val_of[is_free],
         mat.offset + float(mat.cost[fixed] @ x[fixed]),
-        [n for n, k in zip(mat.row_names, keep_row, strict=True) if k] if mat.row_names else [],
+        [mat.row_names[i] for i in kept] if mat.row_names else [],
     )
-    dropped = ~keep_row
+    dropped = ~touched if rows is None else rows & ~touched
+    if activity is None:
+        activity = mat.activity(x)
     act, tol = activity[dropped], 1e-9 * np.maximum(1.0, np.abs(activity[dropped]))
     low, high = mat.row_lower[dropped] - tol, mat.row_upper[dropped] + tol
     consistent = bool(np.all(act >= low) and np.all(act <= high))
-    return Restriction(sub, columns, consistent)
+    return Restriction(sub, columns, consistent, kept, fixed_activity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +415,7 @@ def block_relaxation(
             return None
         cost[cols[~at_j]] += mat.cost[j] * vals[~at_j] / g
     row_owner = row_blocks(mat, owner)  # a row stays in block b when all its nonzeros are b's
-    relaxed = dataclasses.replace(mat, cost=cost, offset=0.0)
+    relaxed = mat.with_columns(cost=cost, offset=0.0)
     out = []
     for b, cols in enumerate(blocks):
         free = np.zeros(n, dtype=bool)

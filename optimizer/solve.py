@@ -13,7 +13,6 @@ gap is within the requested `mip_gap`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -38,7 +37,6 @@ from optimizer.highs_matrix import (
     highs_matrix,
     restrict,
     row_blocks,
-    row_of_nonzeros,
 )
 from optimizer.highs_matrix import feasible as _feasible
 from optimizer.model.data import COST_TERMS
@@ -555,6 +553,7 @@ def _block_phase(mat: HighsMatrix, opts: RunOptions, limit_s: float) -> tuple[fl
     relaxation = block_relaxation(loose, blocks, linked)
     if relaxation is None:
         return None, None
+
     def run_block(k: int) -> tuple[float, Any] | None:
         """Block k's LP optimum and column values, or None if it is not optimal in time."""
         left = limit_s - (time.perf_counter() - begin)
@@ -667,7 +666,7 @@ def _neighbourhood_phase(
     if slack is not None:
         upper = np.minimum(upper, np.where(zero, 0.0, np.ceil(x - 1e-6) + slack))
     upper = np.maximum(upper, mat.lower[ints])
-    bounded = dataclasses.replace(mat, upper=mat.upper.copy())
+    bounded = mat.with_columns(upper=mat.upper.copy())
     bounded.upper[ints] = upper
     free = np.ones(len(mat.variables), dtype=bool)
     free[ints[zero]] = False  # fixed at 0: left out of what HiGHS is given
@@ -714,17 +713,18 @@ class _WorkloadSteps:
     support: Any
     blocks: list[Any]
     """Column indices of each workload."""
-    rows_of: Any
-    """Row of each nonzero of `mat`."""
     inst_cols: Any
     inst_rows: Any
     """Instance columns and their packing rows."""
     always_free: Any
     """Shared columns that are no instance count (GPU-type binaries): free in every step."""
-    is_int: Any
-    """Mask of `mat`'s integer columns."""
     row_block: Any
     """The workload whose columns alone a row holds, -1 for rows of several or of shared columns."""
+    _activity: list[tuple[Any, Any]] = field(default_factory=list)
+    """(plan, its row activity) of the last two plans a step started from or returned: most steps
+    start from the plan in hand, which is usually the plan the step before returned; a step's
+    activity is the one it started from with the rows it kept updated, so no step scans the
+    whole matrix once the first activity is known."""
 
     @classmethod
     def of(cls, mat: HighsMatrix, opts: RunOptions, support: Any) -> _WorkloadSteps | None:
@@ -733,7 +733,6 @@ class _WorkloadSteps:
         if opts.blocks is None:
             return None
         blocks, linked = _block_columns(mat, opts.blocks)
-        rows_of = row_of_nonzeros(mat)
         owner = np.full(len(mat.variables), -1, dtype=np.int64)
         for b, cols in enumerate(blocks):
             owner[cols] = b
@@ -741,10 +740,12 @@ class _WorkloadSteps:
         inst_rows = np.array([i for _, i in linked], dtype=np.int64)
         always_free = owner < 0
         always_free[inst_cols] = False
-        is_int = np.zeros(len(mat.variables), dtype=bool)
-        is_int[mat.integer] = True
-        row_block = row_blocks(mat, owner, rows_of)
-        return cls(mat, opts, support, blocks, rows_of, inst_cols, inst_rows, always_free, is_int, row_block)
+        row_block = row_blocks(mat, owner, mat.rows_of)
+        return cls(mat, opts, support, blocks, inst_cols, inst_rows, always_free, row_block)
+
+    def _pools_of(self, cols: Any) -> Any:
+        """The instance columns whose packing rows hold one of the columns `cols` (indices)."""
+        return self.inst_cols[self.mat.rows_with(cols)[self.inst_rows]]
 
     def free_columns(self, group: tuple[int, ...], wide: bool) -> Any:
         """Mask of the columns a step over the workloads `group` frees: their integer columns in
@@ -755,10 +756,8 @@ class _WorkloadSteps:
         mat = self.mat
         cols = np.concatenate([self.blocks[b] for b in group])
         free = np.zeros(len(mat.variables), dtype=bool)
-        free[cols] = wide | ~self.is_int[cols] | (self.support[cols] > ZERO)
-        touched = np.zeros(len(mat.row_lower), dtype=bool)
-        touched[self.rows_of[free[mat.index]]] = True
-        free[self.inst_cols[touched[self.inst_rows]]] = True
+        free[cols] = wide | ~mat.is_int[cols] | (self.support[cols] > ZERO)
+        free[self._pools_of(np.flatnonzero(free))] = True
         return free | self.always_free
 
     def pairs(self, x: Any) -> list[tuple[int, int]]:
@@ -767,14 +766,10 @@ class _WorkloadSteps:
         workload alone cannot make (two workloads trading GPUs of the same instances)."""
         import numpy as np
 
-        mat = self.mat
         pools: list[set[int]] = []
         for cols in self.blocks:
-            used = np.zeros(len(mat.variables), dtype=bool)
-            used[cols] = (self.support[cols] > ZERO) | (np.abs(x[cols]) > ZERO)
-            touched = np.zeros(len(mat.row_lower), dtype=bool)
-            touched[self.rows_of[used[mat.index]]] = True
-            pools.append(set(self.inst_cols[touched[self.inst_rows]].tolist()))
+            used = cols[(self.support[cols] > ZERO) | (np.abs(x[cols]) > ZERO)]
+            pools.append(set(self._pools_of(used).tolist()))
         chosen: dict[tuple[int, int], int] = {}
         for a in range(len(pools)):
             others = (b for b in range(len(pools)) if b != a)
@@ -783,6 +778,17 @@ class _WorkloadSteps:
                 if k > 0:
                     chosen[(min(a, b), max(a, b))] = k
         return sorted(chosen, key=lambda pair: (-chosen[pair], pair))
+
+    def _activity_at(self, x: Any) -> Any:
+        """Row activity at `x` (known for the last two plans, else computed)."""
+        for plan, activity in self._activity:
+            if plan is x:
+                return activity
+        return self._remember(x, self.mat.activity(x))
+
+    def _remember(self, x: Any, activity: Any) -> Any:
+        self._activity = [*self._activity[-1:], (x, activity)]
+        return activity
 
     def step(
         self,
@@ -795,15 +801,17 @@ class _WorkloadSteps:
     ) -> Any:
         """The MIP of the workloads `group` with every other column at `x` (`free_columns`).
         `later`: a mask of workloads not planned yet, whose own rows are left out (their columns
-        are 0 in `x`). The completed plan's values, or None."""
+        are 0 in `x`). The completed plan's values when it meets every row of the model (every
+        row with `later` None; else every row but those left out), or None."""
         import numpy as np
 
         mat = self.mat
         free = self.free_columns(group, wide)
-        base = mat
+        rows = None
         if later is not None:  # rows only a workload still to plan holds
-            base = mat.rows_where(~((self.row_block >= 0) & later[np.maximum(self.row_block, 0)]))
-        part = restrict(base, free, x)
+            rows = ~((self.row_block >= 0) & later[np.maximum(self.row_block, 0)])
+        start_activity = self._activity_at(x)
+        part = restrict(mat, free, x, rows, start_activity)
         if not part.consistent or not len(part.matrix.integer):
             return None
         sub = _highs_of(part.matrix, self.opts)
@@ -814,6 +822,12 @@ class _WorkloadSteps:
             return None
         values = x.copy()
         values[part.columns] = np.array(sub.getSolution().col_value, dtype=float)
+        kept = part.activity(values)
+        if not part.holds(mat, values, kept):
+            return None
+        activity = start_activity.copy()  # rows without a free column are unchanged
+        activity[part.rows] = kept
+        self._remember(values, activity)
         return values
 
 
@@ -898,7 +912,7 @@ def _workload_phase(
             share = left() / (len(groups) - k)
             limit = min(share, PAIR_STEP_MAX_S) if len(group) > 1 else share
             values = steps.step(group, best.values, stage == "wide", limit, best)
-            if values is not None and _feasible(mat, values):
+            if values is not None:  # meets every row (`step`)
                 objective = float(mat.cost @ values) + mat.offset
                 if _cheaper(objective, best.objective):
                     best = _Incumbent(values, objective, "workload-by-workload MIPs")

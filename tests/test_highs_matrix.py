@@ -73,6 +73,54 @@ def test_restriction_says_when_the_fixed_values_break_a_row_it_drops() -> None:
     assert restrict(mat, free, x).consistent
 
 
+def _dense_restriction(mat: HighsMatrix, free: Any, x: Any, rows: Any) -> tuple[Any, Any, Any, bool]:
+    """The restriction written out on the dense matrix: (kept rows, shifted lower, shifted upper,
+    consistent), the oracle for `restrict`'s sparse bookkeeping."""
+    dense = np.zeros((len(mat.row_lower), len(mat.variables)))
+    for i in range(len(mat.row_lower)):
+        cols, vals = mat.row(i)
+        np.add.at(dense[i], cols, vals)
+    fixed_activity = dense[:, ~free] @ x[~free]
+    kept = np.flatnonzero(rows & (mat.value.size > 0) & np.any(dense[:, free] != 0, axis=1))
+    dropped = rows.copy()
+    dropped[kept] = False
+    act = dense[dropped] @ x
+    tol = 1e-9 * np.maximum(1.0, np.abs(act))
+    ok = bool(np.all(act >= mat.row_lower[dropped] - tol) and np.all(act <= mat.row_upper[dropped] + tol))
+    return kept, mat.row_lower[kept] - fixed_activity[kept], mat.row_upper[kept] - fixed_activity[kept], ok
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_restriction_matches_the_dense_oracle_and_holds_matches_feasible(seed: int) -> None:
+    """Random free columns and row masks: `restrict` keeps exactly the rows with a free nonzero
+    (within the mask), shifts their bounds by the fixed activity, keeps the free nonzeros and
+    says whether the dropped rows hold; `Restriction.holds` on a completion is `feasible` on the
+    model's rows when every row is considered."""
+    model = build_model(_fleet(seed))
+    mat = highs_matrix(model.problem)
+    _best, x = _optimum(mat, integer=True)
+    rng = np.random.default_rng(seed)
+    seen = set()
+    for trial in range(6):
+        free = rng.random(len(mat.variables)) < (0.05 if trial % 2 else 0.4)
+        rows = rng.random(len(mat.row_lower)) < 0.8 if trial >= 3 else np.ones(len(mat.row_lower), dtype=bool)
+        part = restrict(mat, free, x, rows if trial >= 3 else None)
+        kept, low, high, ok = _dense_restriction(mat, free, x, rows)
+        assert part.rows.tolist() == kept.tolist()
+        assert np.allclose(part.matrix.row_lower, low) and np.allclose(part.matrix.row_upper, high)
+        assert part.consistent == ok
+        assert part.columns.tolist() == np.flatnonzero(free).tolist()
+        assert len(part.matrix.index) == int(np.sum(free[mat.index] & rows[mat.rows_of]))
+        assert [mat.row_names[i] for i in kept] == part.matrix.row_names
+        if trial < 3:
+            for scale in (1.0, 0.5, 1.5):
+                values = x.copy()
+                values[free] = x[free] * scale
+                assert part.holds(mat, values) == feasible(mat, values)
+                seen.add(feasible(mat, values))
+    assert seen == {True, False}  # both outcomes were compared
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_block_relaxation_bounds_the_lp_and_the_mip_from_below(seed: int) -> None:
     """The sum of the per-workload LP optima is a valid bound: at most the whole-model LP (so at
@@ -161,9 +209,7 @@ def test_workload_by_workload_mips_improve_a_plan_and_keep_it_feasible(seed: int
 
     model = build_model(_fleet(seed, periods=3))
     mat = highs_matrix(model.problem)
-    opts = RunOptions(
-        mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks()
-    )
+    opts = RunOptions(mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks())
     bound, values = solve_mod._block_phase(mat, opts, 30.0)
     assert bound is not None and values is not None
     rounded = solve_mod._rounded_phase(mat, lambda x: rounded_start(model, x), values)
@@ -201,3 +247,36 @@ def test_pair_steps_join_workloads_that_share_instance_pools(seed: int) -> None:
     for a, b in pairs:
         union = steps.free_columns((a,), False) | steps.free_columns((b,), False)
         assert np.array_equal(steps.free_columns((a, b), False), union)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])  # seed 2: one workload's constructive step finds no plan
+def test_a_step_carries_the_row_activity_of_the_plan_it_returns(seed: int) -> None:
+    """`_WorkloadSteps.step` updates only the rows it kept; the activity it remembers for the plan
+    it returns equals the whole matrix's activity at that plan, for constructive steps (rows of
+    workloads still to plan left out) and for improving steps, and every plan it returns meets
+    every row it is responsible for."""
+    model = build_model(_fleet(seed, workloads=4, periods=3))
+    mat = highs_matrix(model.problem)
+    opts = RunOptions(mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks())
+    _bound, values = solve_mod._block_phase(mat, opts, 30.0)
+    assert values is not None
+    steps = solve_mod._WorkloadSteps.of(mat, opts, np.abs(values))
+    assert steps is not None
+    later = np.ones(len(steps.blocks), dtype=bool)
+    x = np.zeros(len(mat.variables))
+    taken = 0
+    for b in range(len(steps.blocks)):
+        later[b] = False
+        found = steps.step((b,), x, False, 10.0, None, later.copy())
+        if found is None:
+            later[b] = True
+            continue
+        assert np.allclose(steps._activity_at(found), mat.activity(found), rtol=1e-12, atol=1e-9)
+        x, taken = found, taken + 1
+    assert taken == len(steps.blocks) and feasible(mat, x)  # every workload planned
+    for b in range(len(steps.blocks)):
+        again = steps.step((b,), x, True, 10.0, None)
+        assert again is not None  # x itself is a plan of the step
+        assert feasible(mat, again)
+        assert np.allclose(steps._activity_at(again), mat.activity(again), rtol=1e-12, atol=1e-9)
+        x = again
