@@ -13,6 +13,7 @@ gap is within the requested `mip_gap`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -696,8 +697,6 @@ def _neighbourhood_phase(
     return _better(best, values, float(mat.cost @ values) + mat.offset, label)
 
 
-WORKLOAD_PASSES = 3
-"""Most passes of `_workload_phase` over the workloads (it stops earlier when a pass gains nothing)."""
 PAIR_PARTNERS = 3
 """Partners per workload in `_workload_phase`'s pair steps (those sharing the most instance pools)."""
 PAIR_STEP_MAX_S = 5.0
@@ -849,7 +848,12 @@ def _workload_phase(
     share instance pools (`_WorkloadSteps.pairs`: two workloads trading the GPUs of the same
     instances, which neither can do alone; on the synthetic large problem forced through this
     phase they took the plan from 55,731 to 34,725 in 4.5 s); once neither gains, passes with
-    every column of the workload free."""
+    every column of the workload free (and after one that gains, single passes again). The phase
+    ends when a wide pass gains nothing or at `limit_s`, not after a set number of passes.
+
+    A step costs the nonzeros of the rows it frees, not the model's: `restrict` works through
+    the matrix's column view, a step's plan is checked on the rows it kept (the others hold at
+    the plan it started from), and the row activity is carried from plan to plan."""
     import numpy as np
 
     begin = time.perf_counter()
@@ -897,9 +901,11 @@ def _workload_phase(
     )
     if best is None:
         return None
-    stage = "single"  # single and pairs passes alternate; wide once neither gains; done once wide does not
+    # Single and pairs passes alternate while either gains; wide once neither does, and back to
+    # single after a wide pass that gains; done once a wide pass gains nothing, or at the limit.
+    stage = "single"
     gained = {"single": True, "pairs": True, "wide": True}
-    for sweep in range(3 * WORKLOAD_PASSES):
+    for sweep in itertools.count():
         start_objective = best.objective
         groups: list[tuple[int, ...]]
         if stage == "pairs":
@@ -928,6 +934,7 @@ def _workload_phase(
         if stage == "wide":
             if not gained["wide"]:
                 break
+            stage = "single"
         elif stage == "single":
             stage = "pairs"
         else:
