@@ -155,6 +155,13 @@ def _slow_problem(tmp_path: Path) -> Path:
     return path
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default disposition. A runner that starts the
+    suite in the background (`cmd &` in a script, nohup) leaves SIGINT ignored in every process it
+    starts, and Python then keeps it ignored, so Ctrl-C could not be tested at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery as on a terminal")
 def test_ctrl_c_stops_within_two_seconds_with_exit_130(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
@@ -163,7 +170,7 @@ def test_ctrl_c_stops_within_two_seconds_with_exit_130(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "optimizer", "solve", str(problem), "--output", str(plan),
          "--time-limit", "600"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, preexec_fn=_ctrl_c_as_on_a_terminal,
     )
     time.sleep(2.5)
     assert proc.poll() is None, "the solve finished before it could be interrupted"

@@ -187,6 +187,13 @@ def _group(pgid: int) -> list[str]:
     return out.split()
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child before exec: SIGINT back to its default disposition. A runner that starts the
+    suite in the background (`cmd &` in a script, nohup) leaves SIGINT ignored in every process it
+    starts, and Python then keeps it ignored, so Ctrl-C could not be tested at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="process groups and pgrep as on Linux")
 @pytest.mark.parametrize("to_group", [True, False], ids=["ctrl_c_to_group", "sigint_to_sweep_only"])
 def test_interrupt_ends_the_sweep_and_its_workers(tmp_path, to_group: bool) -> None:
@@ -196,6 +203,7 @@ def test_interrupt_ends_the_sweep_and_its_workers(tmp_path, to_group: bool) -> N
         [sys.executable, "-m", "optimizer", "sweep", str(ROOT / "problems" / "chat_assistant.yaml"),
          "--scale-demand", "1,2,3,4", "--jobs", "2", "--no-progress", "--out", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True,
+        preexec_fn=_ctrl_c_as_on_a_terminal,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
