@@ -70,11 +70,21 @@ class HighsMatrix:
         mask[self.integer] = True
         return mask
 
+    @cached_property
+    def column_of(self) -> dict[str, int]:
+        """Column index by variable name."""
+        return {v.name: i for i, v in enumerate(self.variables)}
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Row index by row name."""
+        return {n: i for i, n in enumerate(self.row_names)}
+
     def with_columns(self, **changes: Any) -> HighsMatrix:
         """A copy with column data (`cost`, `lower`, `upper`, `offset`) replaced; the rows and their
         cached views are shared."""
         new = dataclasses.replace(self, **changes)
-        for key in ("rows_of", "row_ends", "by_column", "is_int"):
+        for key in ("rows_of", "row_ends", "by_column", "is_int", "column_of", "row_of"):
             if key in self.__dict__ and not ("integer" in changes and key == "is_int"):
                 new.__dict__[key] = self.__dict__[key]
         return new

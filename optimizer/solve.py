@@ -521,8 +521,7 @@ def _block_columns(mat: HighsMatrix, blocks: WorkloadBlocks) -> tuple[list[Any],
     row) index pairs."""
     import numpy as np
 
-    where = {v.name: i for i, v in enumerate(mat.variables)}
-    rows = {n: i for i, n in enumerate(mat.row_names)}
+    where, rows = mat.column_of, mat.row_of
     cols = [np.array([where[n] for n in b if n in where], dtype=np.int64) for b in blocks.blocks]
     linked = [(where[c], rows[r]) for c, r in blocks.linked if c in where and r in rows]
     return [c for c in cols if len(c)], linked
@@ -622,7 +621,7 @@ def _group_columns(mat: HighsMatrix, groups: tuple[tuple[str, ...], ...]) -> lis
     """Column indices of each group of column names (names not in `mat` are skipped)."""
     import numpy as np
 
-    where = {v.name: i for i, v in enumerate(mat.variables)}
+    where = mat.column_of
     out = []
     for names in groups:
         cols = [where[n] for n in names if n in where]
