@@ -214,28 +214,30 @@ def highs_matrix(problem: Any, columns: list[Any] | None = None) -> HighsMatrix:
     )
 
 
-def feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
-    """x meets every bound, row and integrality of `mat` (relative tolerance `tol`)."""
+def _columns_hold(mat: HighsMatrix, x: Any, tol: float) -> bool:
+    """x meets every column bound and integrality of `mat` (relative tolerance `tol`)."""
     import numpy as np
 
     scale = tol * np.maximum(1.0, np.abs(x))
     if np.any(x < mat.lower - scale) or np.any(x > mat.upper + scale):
         return False
-    if len(mat.integer) and np.any(np.abs(x[mat.integer] - np.round(x[mat.integer])) > tol):
-        return False
-    if not len(mat.row_lower):
-        return True
-    products = mat.value * x[mat.index]
-    activity = np.add.reduceat(products, mat.starts) if len(products) else np.zeros(len(mat.starts))
-    empty = np.diff(np.append(mat.starts, len(mat.index))) == 0
-    activity = np.where(empty, 0.0, activity)
+    ints = x[mat.integer]
+    return not (len(ints) and np.any(np.abs(ints - np.round(ints)) > tol))
+
+
+def _rows_hold(activity: Any, lower: Any, upper: Any, tol: float) -> bool:
+    """lower <= activity <= upper, each side within `tol` x max(1, |activity|)."""
+    import numpy as np
+
     slack = tol * np.maximum(1.0, np.abs(activity))
-    return bool(np.all(activity >= mat.row_lower - slack) and np.all(activity <= mat.row_upper + slack))
+    return bool(np.all(activity >= lower - slack) and np.all(activity <= upper + slack))
 
 
-def row_of_nonzeros(mat: HighsMatrix) -> Any:
-    """The row index of every nonzero of `mat` (CSR `starts` expanded; cached on `mat`)."""
-    return mat.rows_of
+def feasible(mat: HighsMatrix, x: Any, tol: float = 1e-6) -> bool:
+    """x meets every bound, row and integrality of `mat` (relative tolerance `tol`)."""
+    if not _columns_hold(mat, x, tol):
+        return False
+    return not len(mat.row_lower) or _rows_hold(mat.activity(x), mat.row_lower, mat.row_upper, tol)
 
 
 def spans(lo: Any, hi: Any) -> Any:
@@ -251,12 +253,12 @@ def spans(lo: Any, hi: Any) -> Any:
     return np.repeat(lo - first, lengths) + np.arange(total, dtype=np.int64)
 
 
-def row_blocks(mat: HighsMatrix, owner: Any, rows_of: Any = None) -> Any:
+def row_blocks(mat: HighsMatrix, owner: Any) -> Any:
     """The block whose columns alone each row holds (`owner`: block of each column, -1 for shared
     columns), or -1 for a row with columns of several blocks, a shared column, or no nonzero."""
     import numpy as np
 
-    rows_of = row_of_nonzeros(mat) if rows_of is None else rows_of
+    rows_of = mat.rows_of
     of_nonzero = owner[mat.index]
     high = np.full(len(mat.row_lower), -1, dtype=np.int64)
     np.maximum.at(high, rows_of, of_nonzero)
@@ -285,35 +287,19 @@ class Restriction:
     def activity(self, values: Any) -> Any:
         """Activity in `mat` of the rows of `matrix` (`rows`) at `values`, a completion of the
         fixed values: a_F + the free columns' part."""
-        import numpy as np
-
-        sub = self.matrix
-        lengths = np.diff(np.append(sub.starts, len(sub.index)))
-        rows_of = np.repeat(np.arange(len(lengths)), lengths)
-        products = sub.value * values[self.columns][sub.index]
-        return self.fixed_activity + np.bincount(rows_of, weights=products, minlength=len(lengths))
+        return self.fixed_activity + self.matrix.activity(values[self.columns])
 
     def holds(self, mat: HighsMatrix, values: Any, activity: Any = None, tol: float = 1e-6) -> bool:
         """`values` (the fixed values completed on `columns`) is a plan of `mat`: the same test as
         `feasible(mat, values)` (bounds and integrality of every column, relative tolerance `tol`)
         on the rows with a free column; the other rows are `consistent` (they do not change).
         `activity`: `self.activity(values)` when the caller has it."""
-        import numpy as np
-
-        if not self.consistent:
-            return False
-        scale = tol * np.maximum(1.0, np.abs(values))
-        if np.any(values < mat.lower - scale) or np.any(values > mat.upper + scale):
-            return False
-        ints = values[mat.integer]
-        if len(ints) and np.any(np.abs(ints - np.round(ints)) > tol):
+        if not self.consistent or not _columns_hold(mat, values, tol):
             return False
         if not len(self.matrix.row_lower):
             return True
         activity = self.activity(values) if activity is None else activity
-        slack = tol * np.maximum(1.0, np.abs(activity))
-        low, high = mat.row_lower[self.rows], mat.row_upper[self.rows]
-        return bool(np.all(activity >= low - slack) and np.all(activity <= high + slack))
+        return _rows_hold(activity, mat.row_lower[self.rows], mat.row_upper[self.rows], tol)
 
 
 def restrict(mat: HighsMatrix, free: Any, x: Any, rows: Any = None, activity: Any = None) -> Restriction:

@@ -738,7 +738,7 @@ class _WorkloadSteps:
         inst_rows = np.array([i for _, i in linked], dtype=np.int64)
         always_free = owner < 0
         always_free[inst_cols] = False
-        row_block = row_blocks(mat, owner, mat.rows_of)
+        row_block = row_blocks(mat, owner)
         return cls(mat, opts, support, blocks, inst_cols, inst_rows, always_free, row_block)
 
     def _pools_of(self, cols: Any) -> Any:

@@ -223,18 +223,24 @@ def test_workload_by_workload_mips_improve_a_plan_and_keep_it_feasible(seed: int
     assert found.objective >= bound - 1e-6 * max(1.0, bound)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_pair_steps_join_workloads_that_share_instance_pools(seed: int) -> None:
-    """`_WorkloadSteps.pairs`: distinct ordered pairs, each sharing at least one instance pool of
-    its workloads' support (so of the pools their single steps free), at most PAIR_PARTNERS
-    partners chosen per workload; a pair step frees exactly the union of the two single steps."""
-    model = build_model(_fleet(seed, workloads=4))
+def _workload_steps(seed: int, **kw: Any) -> tuple[HighsMatrix, Any]:
+    """A generated fleet's matrix and its workload steps over the per-workload LP's support."""
+    model = build_model(_fleet(seed, **kw))
     mat = highs_matrix(model.problem)
     opts = RunOptions(mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks())
     _bound, values = solve_mod._block_phase(mat, opts, 30.0)
     assert values is not None
     steps = solve_mod._WorkloadSteps.of(mat, opts, np.abs(values))
     assert steps is not None
+    return mat, steps
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_steps_join_workloads_that_share_instance_pools(seed: int) -> None:
+    """`_WorkloadSteps.pairs`: distinct ordered pairs, each sharing at least one instance pool of
+    its workloads' support (so of the pools their single steps free), at most PAIR_PARTNERS
+    partners chosen per workload; a pair step frees exactly the union of the two single steps."""
+    mat, steps = _workload_steps(seed, workloads=4)
     pairs = steps.pairs(np.zeros(len(mat.variables)))
     assert pairs and len(pairs) == len(set(pairs)) and all(a < b for a, b in pairs)
     assert len(pairs) <= solve_mod.PAIR_PARTNERS * len(steps.blocks)
@@ -255,13 +261,7 @@ def test_a_step_carries_the_row_activity_of_the_plan_it_returns(seed: int) -> No
     it returns equals the whole matrix's activity at that plan, for constructive steps (rows of
     workloads still to plan left out) and for improving steps, and every plan it returns meets
     every row it is responsible for."""
-    model = build_model(_fleet(seed, workloads=4, periods=3))
-    mat = highs_matrix(model.problem)
-    opts = RunOptions(mip_gap=1e-9, relaxations=model.relaxation_rows(), blocks=model.workload_blocks())
-    _bound, values = solve_mod._block_phase(mat, opts, 30.0)
-    assert values is not None
-    steps = solve_mod._WorkloadSteps.of(mat, opts, np.abs(values))
-    assert steps is not None
+    mat, steps = _workload_steps(seed, workloads=4, periods=3)
     later = np.ones(len(steps.blocks), dtype=bool)
     x = np.zeros(len(mat.variables))
     taken = 0
