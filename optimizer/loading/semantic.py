@@ -631,7 +631,9 @@ def _check_context(ctx: _Context, model: ModelSpec, workload: Workload, prefix: 
 
 
 def check_precisions(ctx: _Context, workload: Workload, prefix: str) -> None:
-    """Listed precisions exist, meet min_quality and run on some offered GPU; min_quality leaves one."""
+    """Listed precisions exist (error), meet min_quality and run on some offered GPU (warnings: such
+    a precision is not used); at least one listed (or, unlisted, catalog) precision meets min_quality
+    and runs on an offered GPU (error)."""
     catalog = ctx.catalog
     offered = ctx.offered_gpus()
     if workload.precisions is None:
@@ -653,10 +655,11 @@ def check_precisions(ctx: _Context, workload: Workload, prefix: str) -> None:
                 )
             elif offered and not any(catalog.supports(g, spec) for g in offered.values()):
                 able = sorted(g.id for g in catalog.gpus() if catalog.supports(g, spec))
-                ctx.error(
+                ctx.warn(
                     path,
                     f"no offered GPU ({', '.join(sorted(offered))}) can run {spec.id} (it needs "
-                    f"{', '.join(spec.requires)}); offer one of {', '.join(able) or 'none'} or remove it",
+                    f"{', '.join(spec.requires)}), so it will not be used; offer one of "
+                    f"{', '.join(able) or 'none'} or remove it",
                 )
         if not workload.precisions:
             ctx.error(f"{prefix}.precisions", "precisions is empty; list precisions or omit the key for all")
@@ -670,16 +673,19 @@ def check_precisions(ctx: _Context, workload: Workload, prefix: str) -> None:
             f"(the best, {best.id}, has relative accuracy {best.relative_accuracy:g}); "
             "lower min_quality or add a more accurate precision",
         )
-    elif (
-        good
-        and offered
-        and workload.precisions is None
-        and not any(catalog.supports(g, s) for g in offered.values() for s in good)
-    ):
-        ctx.error(
-            f"{prefix}.min_quality",
-            "no offered GPU can run any precision meeting min_quality; lower it or offer other GPUs",
-        )
+    elif good and offered and not any(catalog.supports(g, s) for g in offered.values() for s in good):
+        if workload.precisions is None:
+            ctx.error(
+                f"{prefix}.min_quality",
+                "no offered GPU can run any precision meeting min_quality; lower it or offer other GPUs",
+            )
+        else:
+            ctx.error(
+                f"{prefix}.precisions",
+                f"no offered GPU ({', '.join(sorted(offered))}) can run any listed precision meeting "
+                f"min_quality ({', '.join(s.id for s in good)}); list another precision, lower "
+                "min_quality or offer other GPUs",
+            )
 
 
 def check_engine(ctx: _Context, w: int, workload: Workload, prefix: str) -> None:

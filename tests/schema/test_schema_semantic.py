@@ -183,11 +183,18 @@ def test_capital_cost_without_owned_warns(base_data: Data, dump: Dump) -> None:
     assert "ignored" in warnings(base_data, dump)["sites[0].offers[0].capital_usd_per_gpu"]
 
 
-def test_precision_no_offered_gpu_can_run(base_data: Data, dump: Dump) -> None:
+def test_precision_no_offered_gpu_can_run_warns(base_data: Data, dump: Dump) -> None:
     workload(base_data)["precisions"] = ["fp4", "bf16"]
-    found = errors(base_data, dump)
+    found = warnings(base_data, dump)
     assert "can run fp4" in found["workloads[0].precisions[0]"]
+    assert "not be used" in found["workloads[0].precisions[0]"]
     assert "b200" in found["workloads[0].precisions[0]"]
+
+
+def test_no_listed_precision_runs_on_an_offered_gpu(base_data: Data, dump: Dump) -> None:
+    workload(base_data)["precisions"] = ["fp4"]
+    found = errors(base_data, dump)
+    assert "can run any listed precision" in found["workloads[0].precisions"]
 
 
 def test_precision_below_min_quality_warns(base_data: Data, dump: Dump) -> None:
