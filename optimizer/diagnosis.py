@@ -10,7 +10,10 @@ Layering: model -> solve -> diagnosis -> pipeline; `solve` knows nothing of this
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulp
@@ -22,6 +25,8 @@ from optimizer.model.diagnose import Finding, findings_for_unmet, precheck, rend
 from optimizer.model.fleet_model import FleetModel
 from optimizer.model.rules import LIMIT_FAMILIES, RULE_FAMILIES
 from optimizer.solve import RunOptions, Solution, SolverName, SolveStatus, run_solver, solve
+
+_log = logging.getLogger(__name__)
 
 
 def solve_diagnosed(
@@ -51,6 +56,42 @@ def solve_diagnosed(
         raise diagnose_infeasible(model.data, opts) from None
 
 
+@dataclass
+class _Clock:
+    """The diagnosis's own time limit, shared by all its re-solves: at most the run's time limit
+    in total (it re-solves the model up to three times, then once per limit family, and each used
+    to get the whole limit: 77 s of diagnosis after a 10 s solve on a small generated problem)."""
+
+    limit_s: float
+    start: float = field(default_factory=time.perf_counter)
+    skipped: list[str] = field(default_factory=list)
+    """Limit families not tested because the time ran out."""
+
+    def options(self, opts: RunOptions, share: float = 1.0) -> RunOptions | None:
+        """`opts` with the time left until `share` of the limit is spent (None once it is)."""
+        left = share * self.limit_s - self.elapsed()
+        return replace(opts, time_limit_s=left) if left > MIN_RESOLVE_S else None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def note(self) -> str:
+        if not self.skipped:
+            return ""
+        return (
+            f"\n  (the diagnosis stopped at its {self.limit_s:g} s time limit before testing: "
+            f"{', '.join(self.skipped)}; raise the time limit for a complete diagnosis)"
+        )
+
+
+MIN_RESOLVE_S = 0.05
+"""A diagnosis re-solve is not started with less time than this left."""
+
+BASE_SHARE = 0.5
+"""The first elastic re-solve (all its stages) ends by this share of the diagnosis's time, so that
+the rules can still be tested one by one when it is slow."""
+
+
 def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
     """An InfeasibleError whose message names workload, region, period and the binding rule.
 
@@ -60,16 +101,18 @@ def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
     3. Each limit family present is left out in turn; a family whose removal lets more demand be
        served binds, and is named for the (workload, region, period) whose unmet demand it frees.
     If the elastic model itself is infeasible, the families it still enforces are dropped one at a
-    time to find the culprit.
+    time to find the culprit. All re-solves together get at most `opts.time_limit_s`; families not
+    tested in that time are named in the message.
     """
     findings = precheck(data)
     if findings:
         return InfeasibleError(render_findings(findings))
+    clock = _Clock(opts.time_limit_s)
     base = build_model(data, elastic=True)
     bests: dict[str, float] = {}
-    status = _lexicographic(base, opts, with_cost=True, bests=bests)
+    status = _lexicographic(base, opts, clock, with_cost=True, bests=bests, share=BASE_SHARE)
     if status is SolveStatus.INFEASIBLE:
-        return InfeasibleError(render_findings(_culprit_families(base, data, opts)))
+        return InfeasibleError(render_findings(_culprit_families(base, data, opts, clock)) + clock.note())
     if status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return InfeasibleError(
             "problem is infeasible; the diagnosis re-solve did not finish "
@@ -92,8 +135,11 @@ def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
         for family in LIMIT_FAMILIES:
             if not base.family_rows.get(family):
                 continue
+            if clock.options(opts) is None:
+                clock.skipped.append(family)
+                continue
             relaxed = build_model(data, elastic=True, omit=frozenset({family}))
-            solved = _lexicographic(relaxed, opts, with_cost=False)
+            solved = _lexicographic(relaxed, opts, clock, with_cost=False)
             if solved not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
                 continue
             violation = float(relaxed.violation.value() or 0.0) if relaxed.violation is not None else 0.0
@@ -108,14 +154,21 @@ def diagnose_infeasible(data: FleetData, opts: RunOptions) -> InfeasibleError:
             "problem is reported infeasible, yet a relaxed re-solve serves all demand "
             "within every limit: numerical trouble (try solver='cbc')"
         )
-    return InfeasibleError(render_findings(findings))
+    return InfeasibleError(render_findings(findings) + clock.note())
 
 
 def _lexicographic(
-    m: FleetModel, opts: RunOptions, *, with_cost: bool, bests: dict[str, float] | None = None
+    m: FleetModel,
+    opts: RunOptions,
+    clock: _Clock,
+    *,
+    with_cost: bool,
+    bests: dict[str, float] | None = None,
+    share: float = 1.0,
 ) -> SolveStatus:
     """Minimise budget overrun, then unmet demand (then cost); each optimum is held by a constraint
-    and recorded in `bests` (stage name -> optimal value)."""
+    and recorded in `bests` (stage name -> optimal value). Each stage gets the time `clock` has
+    left until `share` of its limit is spent; none left is reported as a time limit (`SolveStatus.ERROR`)."""
     stages: list[tuple[str, Any]] = []
     if m.budget_slack is not None and "budget" not in m.omitted:
         stages.append(("budget", pulp.LpAffineExpression([(m.budget_slack, 1.0)])))
@@ -124,16 +177,27 @@ def _lexicographic(
     if with_cost:
         stages.append(("cost", m.total_cost))
     status = SolveStatus.ERROR
+    kept: dict[Any, float | None] = {}
     for i, (name, objective) in enumerate(stages):
         m.problem.setObjective(objective)
-        run = run_solver(m.problem, opts)
-        if run.status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        timed = clock.options(opts, share)
+        run_status = run_solver(m.problem, timed).status if timed is not None else SolveStatus.ERROR
+        _log.debug(
+            "diagnosis: %s stage (%s left out): %s after %.1f s of the diagnosis",
+            name,
+            ", ".join(sorted(m.omitted)) or "nothing",
+            run_status.value,
+            clock.elapsed(),
+        )
+        if run_status not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             if i == len(stages) - 1 and name == "cost" and status is not SolveStatus.ERROR:
-                m.problem.setObjective(stages[i - 1][1])  # keep the previous stage's solution
-                run_solver(m.problem, opts)
+                m.problem.setObjective(stages[i - 1][1])
+                for var, value in kept.items():  # the previous stage's solution (a failed run
+                    var.varValue = value  # may have overwritten it)
                 return status
-            return run.status
-        status = run.status
+            return run_status
+        kept = {var: var.varValue for var in m.columns}
+        status = run_status
         best = float(objective.value() or 0.0)
         if bests is not None:
             bests[name] = best
@@ -142,16 +206,21 @@ def _lexicographic(
     return status
 
 
-def _culprit_families(base: FleetModel, data: FleetData, opts: RunOptions) -> list[Finding]:
-    """Families whose removal alone makes the elastic model feasible."""
+def _culprit_families(base: FleetModel, data: FleetData, opts: RunOptions, clock: _Clock) -> list[Finding]:
+    """Families whose removal alone makes the elastic model feasible (those the clock leaves time
+    to test; the others are recorded in `clock.skipped`)."""
     culprits: list[Finding] = []
     hybrid = [w.id for w in data.workloads if w.placement == "hybrid"]
     for family in LIMIT_FAMILIES:
         rule = RULE_FAMILIES[family]
         if family in ("budget", "model_routing", "serverless_share") or not base.family_rows.get(family):
             continue
+        timed = clock.options(opts)
+        if timed is None:
+            clock.skipped.append(family)
+            continue
         relaxed = build_model(data, elastic=True, omit=frozenset({family}))
-        if run_solver(relaxed.problem, opts).status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        if run_solver(relaxed.problem, timed).status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
             workload = hybrid[0] if family == "hybrid_placement" and len(hybrid) == 1 else None
             culprits.append(
                 Finding(
@@ -160,4 +229,6 @@ def _culprit_families(base: FleetModel, data: FleetData, opts: RunOptions) -> li
                     workload,
                 )
             )
-    return culprits or [Finding("combined limits", "no single rule explains it; the limits conflict jointly")]
+    if culprits or clock.skipped:
+        return culprits or [Finding("limits not yet tested", "see the note below")]
+    return [Finding("combined limits", "no single rule explains it; the limits conflict jointly")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import pulp
@@ -449,3 +450,34 @@ def test_whole_slot_neighbourhood_frees_every_hour_of_a_used_slot() -> None:
     assert narrow is not None and wide is not None
     assert wide.objective <= narrow.objective + 1e-6 * max(1.0, narrow.objective)
     assert solve_mod._feasible(mat, np.asarray(wide.values))
+
+
+def test_diagnosis_names_the_rules_it_had_no_time_to_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diagnosis's re-solves share one time limit: families left when it is spent are named
+    (here the clock runs out right after the first elastic re-solve)."""
+    from optimizer import diagnosis
+
+    real = diagnosis._Clock.options
+
+    def no_time_after_the_base(
+        self: diagnosis._Clock, opts: RunOptions, share: float = 1.0
+    ) -> RunOptions | None:
+        return real(self, opts, share) if share < 1.0 else None
+
+    monkeypatch.setattr(diagnosis._Clock, "options", no_time_after_the_base)
+    msg = _diagnosis(fleet(supply_max_gpus={("fra", "h100"): 2}))
+    assert "stopped at its 60 s time limit before testing: supply" in msg, msg
+    assert "5 of 25 rps" in msg
+
+
+def test_diagnosis_clock_shares_one_limit() -> None:
+    from optimizer import diagnosis
+
+    clock = diagnosis._Clock(10.0, start=time.perf_counter() - 6.0)
+    half = clock.options(RunOptions(time_limit_s=10.0), share=0.5)
+    assert half is None  # 6 s of 10 spent: the first re-solve's half is gone
+    rest = clock.options(RunOptions(time_limit_s=10.0))
+    assert rest is not None and 3.5 < rest.time_limit_s <= 4.0
+    assert clock.note() == ""
+    clock.skipped.append("supply")
+    assert "before testing: supply" in clock.note()
