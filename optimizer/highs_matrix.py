@@ -380,9 +380,9 @@ def block_relaxation(
     the substitution below is not valid for `mat`.
 
     `blocks`: column indices of each block (disjoint); the other columns are shared. `linked`:
-    (shared column j, row i) pairs where row i reads sum_k a_ik x_k - g x_j <= 0 with g > 0 and x_j
-    appearing in no other row with a coefficient that could force it higher than row i does (an
-    instance count and its packing row). The relaxation:
+    (shared column j, row i) pairs where row i reads sum_k a_ik x_k - g x_j <= 0 with g > 0 (an
+    instance count and its packing row; other rows on x_j, such as `min_instances`, hold a shared
+    column and are dropped like the fleet-wide ones). The relaxation:
 
     1. substitutes each linked x_j by its least value sum_k a_ik x_k / g, i.e. adds cost_j a_ik / g
        to every other column k of row i, and drops row i;

@@ -40,6 +40,7 @@ LP_RELAXABLE_FAMILIES: tuple[str, ...] = (
     "active_replicas",
     "active_traffic",
     "min_replicas",
+    "min_instances",
     "hybrid_central",
     "hybrid_edge",
     "hybrid_in_use",
@@ -122,8 +123,9 @@ class FleetModel:
         Level 1, `active_replicas` (replicas make a site active): with the binaries relaxed these
         rows only push `active` up, which no cost or rule penalises, so the bound is unchanged;
         they are big-M rows that slow the simplex most. Level 2 also drops the other site-activity
-        families (traffic makes a site active, the minimum replicas per active site, hybrid
-        placement): a weaker bound, for models whose full LP does not solve in its time share.
+        families (traffic makes a site active, the minimum replicas and the whole instance per
+        active site, hybrid placement): a weaker bound, for models whose full LP does not solve in
+        its time share.
         """
         levels = (LP_RELAXABLE_FAMILIES[:1], LP_RELAXABLE_FAMILIES)
         return tuple(

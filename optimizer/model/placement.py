@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pulp
 
+from optimizer.model.data import FIXED_OPTIONS
 from optimizer.model.fleet_model import FleetModel
 
 LE, GE = pulp.LpConstraintLE, pulp.LpConstraintGE
@@ -77,21 +78,36 @@ def add_active_sites(m: FleetModel) -> None:
 
 
 def add_min_replicas(m: FleetModel) -> None:
-    """sum_(c,o) n[c, s, o, t] >= min_replicas_per_active_site x active[w, s].
+    """sum_(c,o) n[c, s, o, t] >= min_replicas_per_active_site x active[w, s];
+    and the whole instance this implies: sum_(g,o,tenant) inst[s, g, o, t, tenant] >= active[w, s].
 
-    Over: (workload, site, period) with an `active` binary, when the minimum is > 0.
+    The second row (`min_instances`) is implied by the first with integer counts: an active site
+    holds a replica in every period, its GPUs sit in an instance of one of the workload's pools at
+    s (GPUs x n <= gpus_per_instance x inst), so that instance count is >= 1. The LP relaxation
+    does not see it (it buys 1/8 of an 8-GPU instance for one 1-GPU replica); with it, an active
+    site costs at least one whole instance per period there too (a generated one-workload problem:
+    LP bound 1,140 -> 2,554, against plans of 4,386).
+
+    Over: (workload, site, period) with an `active` binary, when the minimum is > 0; the pools are
+    (site, GPU, option, tenant) of the workload's replica slots at the site, fixed options' counts
+    in every period.
     """
     min_rep = m.index.data.min_replicas_per_active_site
     if min_rep <= 0:
         return
+    ix = m.index
     slots_at = _replicas_at(m)
     for (w, s), act in m.active.items():
-        for t in m.index.periods:
+        pools = sorted({(ix.candidates[c].gpu, o, ix.tenant(w)) for c, _s, o in slots_at[(w, s)]})
+        for t in ix.periods:
             m.add(
                 "min_replicas",
                 (w, s, t),
                 _row([*replica_terms(m, slots_at[(w, s)], t), (act, -float(min_rep))], GE),
             )
+            held = [m.instances[(s, g, o, None if o in FIXED_OPTIONS else t, ten)] for g, o, ten in pools]
+            if held:
+                m.add("min_instances", (w, s, t), _row([*((v, 1.0) for v in held), (act, -1.0)], GE))
 
 
 def add_hybrid_placement(m: FleetModel) -> None:

@@ -111,6 +111,7 @@ def test_every_name_in_the_lp_is_hierarchical(tmp_path: Path) -> None:
         "active_traffic",
         "active_replicas",
         "min_replicas",
+        "min_instances",
         "hybrid_central",
         "hybrid_edge",
         "hybrid_in_use",

@@ -8,6 +8,7 @@ import pytest
 from fleet_check import violations
 from fleet_factory import offer
 
+from optimizer.highs_matrix import highs_matrix
 from optimizer.model import build_model
 from optimizer.model.data import (
     CandidateData,
@@ -17,7 +18,7 @@ from optimizer.model.data import (
     SiteData,
     WorkloadData,
 )
-from optimizer.solve import Solution, SolveStatus, solve
+from optimizer.solve import RunOptions, Solution, SolveStatus, _highs_of, relaxation_bound, solve
 
 DAY = (PeriodData("day", 730.0),)
 PEAK_OFF = (PeriodData("peak", 365.0), PeriodData("off", 365.0))
@@ -256,6 +257,24 @@ def test_min_replicas_hold_in_every_period() -> None:
     demand = {("chat", "eu", "peak"): 30.0, ("chat", "eu", "off"): 1.0}
     sol = run(fleet(periods=PEAK_OFF, demand_rps=demand, min_replicas_per_active_site=2))
     assert (replicas_at(sol, "fra", "peak"), replicas_at(sol, "fra", "off")) == (3, 2)
+
+
+def test_an_active_site_holds_a_whole_instance_even_in_the_lp_relaxation() -> None:
+    """One 1-GPU replica on an 8-GPU instance: the MIP buys the whole instance; so does the LP
+    relaxation with the `min_instances` rows (without them it buys 1/8 of it)."""
+    data = fleet(
+        offers=(offer("fra", "h100", "on_demand", 2.0, gpi=8),),
+        demand_rps={("chat", "eu", "day"): 1.0},
+        min_replicas_per_active_site=1,
+    )
+    sol = run(data)
+    assert sol.objective == pytest.approx(8 * 2.0 * 730)
+    model = build_model(data)
+    assert relaxation_bound(model, RunOptions()) == pytest.approx(sol.objective)
+    rows = frozenset(c.name for c in model.constraints["min_instances"].values())
+    h = _highs_of(highs_matrix(model.problem, model.columns).without_rows(rows), RunOptions(), integer=False)
+    h.run()
+    assert h.getInfo().objective_function_value == pytest.approx(sol.objective / 8)
 
 
 def test_hybrid_placement_uses_a_central_and_an_edge_site() -> None:
