@@ -38,9 +38,9 @@ SPENDING_TERMS = tuple(t for t in COST_TERMS if t != "shortfall_penalty")
 
 LP_RELAXABLE_FAMILIES: tuple[str, ...] = (
     "active_replicas",
+    "min_instances",
     "active_traffic",
     "min_replicas",
-    "min_instances",
     "hybrid_central",
     "hybrid_edge",
     "hybrid_in_use",
@@ -122,12 +122,14 @@ class FleetModel:
 
         Level 1, `active_replicas` (replicas make a site active): with the binaries relaxed these
         rows only push `active` up, which no cost or rule penalises, so the bound is unchanged;
-        they are big-M rows that slow the simplex most. Level 2 also drops the other site-activity
-        families (traffic makes a site active, the minimum replicas and the whole instance per
-        active site, hybrid placement): a weaker bound, for models whose full LP does not solve in
-        its time share.
+        they are big-M rows that slow the simplex most. Level 2 also drops `min_instances` (a
+        whole instance per active site and period): a weaker bound, the LP relaxation before those
+        rows existed, for models where the extra rows make the tightest LP miss its time share
+        (synthetic large). Level 3 also drops the other site-activity families (traffic makes a
+        site active, the minimum replicas per active site, hybrid placement): a weaker bound
+        still, for models whose LP does not solve in its time share.
         """
-        levels = (LP_RELAXABLE_FAMILIES[:1], LP_RELAXABLE_FAMILIES)
+        levels = (LP_RELAXABLE_FAMILIES[:1], LP_RELAXABLE_FAMILIES[:2], LP_RELAXABLE_FAMILIES)
         return tuple(
             frozenset(c.name for f in fams for c in self.constraints.get(f, {}).values()) for fams in levels
         )

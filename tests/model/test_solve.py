@@ -415,6 +415,13 @@ def test_lp_levels_solved_warm_give_the_cold_optimum() -> None:
     loosest.run()
     assert bound >= loosest.getInfo().objective_function_value + mat.offset - 1e-6
     assert values is not None and np.all(np.isfinite(values))
+    assert len(levels) == 3 and levels[0] < levels[1] < levels[2]
+    optima = []
+    for level in levels:  # each level a relaxation of the one before
+        h = solve_mod._highs_of(mat.without_rows(level), RunOptions(), integer=False)
+        h.run()
+        optima.append(h.getInfo().objective_function_value)
+    assert optima[0] >= optima[1] - 1e-6 >= optima[2] - 2e-6
 
 
 def test_column_groups_hold_each_slots_and_pools_hourly_columns() -> None:
