@@ -6,7 +6,6 @@ from collections import defaultdict
 
 import pulp
 
-from optimizer.model.data import FIXED_OPTIONS
 from optimizer.model.fleet_model import FleetModel
 
 LE, GE = pulp.LpConstraintLE, pulp.LpConstraintGE
@@ -105,7 +104,7 @@ def add_min_replicas(m: FleetModel) -> None:
                 (w, s, t),
                 _row([*replica_terms(m, slots_at[(w, s)], t), (act, -float(min_rep))], GE),
             )
-            held = [m.instances[(s, g, o, None if o in FIXED_OPTIONS else t, ten)] for g, o, ten in pools]
+            held = [inst for g, o, ten in pools if (inst := m.instance(s, g, o, t, ten)) is not None]
             if held:
                 m.add("min_instances", (w, s, t), _row([*((v, 1.0) for v in held), (act, -1.0)], GE))
 
