@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -49,6 +49,9 @@ from optimizer.outputs import native_stdout_to_stderr
 SolverName = Literal["highs", "cbc"]
 StartFn = Callable[[Mapping[Any, float]], Mapping[Any, float]]
 """Turns the LP relaxation's values (variable -> value) into a starting plan for the MIP."""
+DiveFn = Callable[[Mapping[Any, float]], Sequence[Any]]
+"""The columns (variables) to fix at 0 when the rounding of the LP relaxation's values broke a
+rule it cannot repair (`FleetModel.gpu_type_dive`); the LP is re-solved with them fixed."""
 _log = logging.getLogger("optimizer")
 
 
@@ -135,6 +138,8 @@ class RunOptions:
     """Integer columns the widest neighbourhood frees together (`FleetModel.column_groups`)."""
     blocks: WorkloadBlocks | None = None
     """Columns by workload, for the per-workload LP relaxation (`FleetModel.workload_blocks`)."""
+    dive: DiveFn | None = None
+    """Columns to fix at 0 and re-solve the LP with, when its rounding fails (`_dive_phase`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +182,8 @@ def solve(
     relaxations = model.relaxation_rows() if start is not None else ()
     groups = model.column_groups() if start is not None else ()
     blocks = model.workload_blocks() if start is not None else None
-    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations, groups, blocks)
+    dive = model.gpu_type_dive if start is not None and model.gpu_used else None
+    opts = RunOptions(solver, time_limit_s, mip_gap, threads, msg, start, relaxations, groups, blocks, dive)
     run = run_solver(model.problem, opts, model.columns)
     if run.status is SolveStatus.INFEASIBLE:
         raise InfeasibleError(f"problem is infeasible ({run.info.name}: {run.info.raw_status})")
@@ -606,6 +612,36 @@ def _rounded_phase(mat: HighsMatrix, start: StartFn, lp_values: Any) -> _Incumbe
     return _Incumbent(initial, float(mat.cost @ initial) + mat.offset, "rounded LP relaxation")
 
 
+def _dive_phase(
+    mat: HighsMatrix, opts: RunOptions, lp_values: Any, limit_s: float
+) -> tuple[Any, _Incumbent | None]:
+    """When the rounding of `lp_values` failed: the LP re-solved with `opts.dive`'s columns fixed
+    at 0, and its rounding. Returns (the values the next phases start from, the rounded plan or
+    None): the re-solved LP's values when it solved (its optimum is no bound for the whole
+    model, which keeps the first LP's), else `lp_values`.
+
+    Synthetic fleets with a GPU-type limit: the relaxation spreads instances over more types than
+    allowed (the `used` binaries fractional), its rounding keeps them all and breaks the limit, and
+    every LP-support neighbourhood is infeasible for the same reason; the run then had no plan.
+    """
+    assert opts.dive is not None and opts.start is not None
+    relaxed = {v: float(lp_values[i]) for i, v in enumerate(mat.variables)}
+    where = mat.column_of
+    cols = [where[v.name] for v in opts.dive(relaxed) if v.name in where]
+    if not cols:
+        return lp_values, None
+    upper = mat.upper.copy()
+    upper[cols] = 0.0
+    fixed = mat.with_columns(upper=upper)
+    _bound, values = _lp_phase(fixed, opts, limit_s)
+    _log.debug("highs: LP with %d columns fixed at 0: %s", len(cols), "no LP" if values is None else "solved")
+    if values is None:
+        return lp_values, None
+    best = _rounded_phase(mat, opts.start, values)
+    _log.debug("highs: rounded start after the fixing %s", best and round(best.objective, 2))
+    return values, best
+
+
 GROUPS = -1
 """`slack` of the widest neighbourhood: unbounded, with whole column groups freed."""
 NEIGHBOURHOODS: tuple[tuple[int | None, float], ...] = ((2, 0.3), (None, 0.5), (GROUPS, 0.5))
@@ -980,6 +1016,8 @@ def _run_highs(problem: Any, opts: RunOptions, columns: list[Any] | None = None)
                 if lp_values is not None:
                     best = _rounded_phase(mat, opts.start, lp_values)
                     _log.debug("highs: rounded start %s", best and round(best.objective, 2))
+                    if best is None and opts.dive is not None:
+                        lp_values, best = _dive_phase(mat, opts, lp_values, LP_SHARE * left())
                     support = np.abs(lp_values)  # the LP's, and every plan's found so far
                     big = len(mat.variables) > BLOCKS_FROM_COLUMNS
                     if big:

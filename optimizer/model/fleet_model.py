@@ -14,6 +14,7 @@ Keys (None stands for "every period" in variables of fixed purchase options):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -147,6 +148,25 @@ class FleetModel:
             if t is not None:
                 groups[("instances", s, g, o, tenant)].append(inst.name)
         return tuple(tuple(names) for names in groups.values() if len(names) > 1)
+
+    def gpu_type_dive(self, lp: Mapping[Any, float]) -> list[pulp.LpVariable]:
+        """GPU-type binaries to fix at 0 when the relaxation `lp` spreads instances over more GPU
+        types than `max_gpu_types` allows: every type but the `limit` with the most GPU-hours in
+        `lp` (ties by name). Empty when the limit does not bind in `lp`. Rounding such a relaxation
+        keeps every type it uses, so it breaks the limit; the relaxation re-solved with these fixed
+        rounds to a plan that can meet it."""
+        limit = self.index.data.max_gpu_types
+        if limit is None or not self.gpu_used:
+            return []
+        ix = self.index
+        usage: dict[str, float] = defaultdict(float)
+        for (s, g, o, t, _ten), inst in self.instances.items():
+            hours = ix.month_hours if t is None else ix.hours[t]
+            usage[g] += float(lp.get(inst, 0.0)) * ix.offers[(s, g, o)].gpus_per_instance * hours
+        ranked = sorted(self.gpu_used, key=lambda g: (-usage[g], g))
+        if sum(1 for g in ranked if usage[g] > 1e-9) <= limit:
+            return []
+        return [self.gpu_used[g] for g in ranked[limit:]]
 
     def workload_blocks(self) -> WorkloadBlocks:
         """Column names of each workload (its replicas, traffic, serverless, unmet and site

@@ -66,21 +66,9 @@ def rounded_start(m: FleetModel, lp: Mapping[Any, float]) -> dict[Any, float]:
     start.update({v: float(lp.get(v, 0.0)) for v in m.unmet.values()})
     count = {key: round_up(lp.get(var, 0.0)) for key, var in m.replicas.items()}
 
-    least = ix.data.min_replicas_per_active_site
-    if least > 0:
-        by_ws: dict[tuple[str, str], list[tuple[str, str, str, str | None]]] = defaultdict(list)
-        for key in m.replicas:
-            by_ws[(ix.candidates[key[0]].workload, key[1])].append(key)
-        for (_w, _s), keys in by_ws.items():
-            if not any(count[k] for k in keys):
-                continue
-            for held in by_period(keys, ix.periods).values():
-                short = least - sum(count[k] for k in held)
-                if short > 0 and held:
-                    best = max(held, key=lambda k: (lp.get(m.replicas[k], 0.0), k[3] is not None))
-                    count[best] += short
-
-    _restore_spot_share(m, count)
+    _restore_min_replicas(m, count, lp, spot_last=False)
+    if _restore_spot_share(m, count):  # on-demand replicas added: a site may have become active
+        _restore_min_replicas(m, count, lp, spot_last=True)
 
     gpus: dict[tuple[str, str, str, str | None, str], float] = defaultdict(float)
     for (c, site, o, when), n in count.items():
@@ -102,18 +90,68 @@ def rounded_start(m: FleetModel, lp: Mapping[Any, float]) -> dict[Any, float]:
     return start
 
 
-def _restore_spot_share(m: FleetModel, count: dict[tuple[str, str, str, str | None], int]) -> None:
+def _restore_min_replicas(
+    m: FleetModel,
+    count: dict[tuple[str, str, str, str | None], int],
+    lp: Mapping[Any, float],
+    spot_last: bool,
+) -> None:
+    """At every site where a workload holds a replica in some period, raise its replicas to the
+    minimum per active site in every period, adding them to the slot the LP used most; on ties a
+    slot the counts hold in another period, then one of a GPU type already held (a GPU-type limit
+    counts types), then a per-period one. With `spot_last`, any non-spot slot before a spot one,
+    so the spot share just restored stays restored."""
+    ix = m.index
+    least = ix.data.min_replicas_per_active_site
+    if least <= 0:
+        return
+    by_ws: dict[tuple[str, str], list[tuple[str, str, str, str | None]]] = defaultdict(list)
+    for key in m.replicas:
+        by_ws[(ix.candidates[key[0]].workload, key[1])].append(key)
+    in_use = _gpus_in_use(m, count)
+    for keys in by_ws.values():
+        if not any(count[k] for k in keys):
+            continue
+        slots = {k[:3] for k in keys if count[k]}
+        for held in by_period(keys, ix.periods).values():
+            short = least - sum(count[k] for k in held)
+            if short > 0 and held:
+                best = max(
+                    held,
+                    key=lambda k: (
+                        not (spot_last and k[2] == "spot"),
+                        lp.get(m.replicas[k], 0.0),
+                        k[:3] in slots,
+                        ix.candidates[k[0]].gpu in in_use,
+                        k[3] is not None,
+                    ),
+                )
+                count[best] += short
+                in_use.add(ix.candidates[best[0]].gpu)
+
+
+def _gpus_in_use(m: FleetModel, count: dict[tuple[str, str, str, str | None], int]) -> set[str]:
+    """GPU types the counts hold a replica of (what a GPU-type limit counts)."""
+    return {m.index.candidates[k[0]].gpu for k, n in count.items() if n > 0}
+
+
+def _restore_spot_share(m: FleetModel, count: dict[tuple[str, str, str, str | None], int]) -> bool:
     """Where rounding left spot GPUs above spot_max_share x all GPUs of a workload in a period, turn
     spot replicas into on-demand replicas of the same candidate and site (no less capacity: on-demand
-    availability is 1), or failing that add on-demand replicas, until the share holds."""
+    availability is 1), or failing that add on-demand replicas (preferably at a site the workload
+    already holds replicas at, of a GPU type already held), until the share holds. True when
+    replicas were added."""
     ix = m.index
     share = ix.data.spot_max_share
+    added = False
     if share >= 1.0 or not any(k[2] == "spot" for k in count):
-        return
+        return added
     by_w: dict[str, list[tuple[str, str, str, str | None]]] = defaultdict(list)
     for key in count:
         by_w[ix.candidates[key[0]].workload].append(key)
+    in_use = _gpus_in_use(m, count)
     for keys in by_w.values():
+        holding = {k[1] for k in keys if count[k]}
         for t, held in by_period(keys, ix.periods).items():
             gpus = {k: ix.candidates[k[0]].gpus_per_replica for k in held}
             spot = sum(count[k] * gpus[k] for k in held if k[2] == "spot")
@@ -127,6 +165,11 @@ def _restore_spot_share(m: FleetModel, count: dict[tuple[str, str, str, str | No
             if spot > share * total + 1e-9:
                 extra = [k for k in held if k[2] == "on_demand"]
                 if extra:
-                    k = max(extra, key=lambda k: gpus[k])
+                    k = max(
+                        extra, key=lambda k: (k[1] in holding, ix.candidates[k[0]].gpu in in_use, gpus[k])
+                    )
                     need = (spot / share - total) if share > 0 else 0.0
-                    count[k] += max(0, math.ceil(need / gpus[k] - 1e-9))
+                    more = max(0, math.ceil(need / gpus[k] - 1e-9))
+                    count[k] += more
+                    added = added or more > 0
+    return added

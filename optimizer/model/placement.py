@@ -89,7 +89,10 @@ def add_min_replicas(m: FleetModel) -> None:
 
     Over: (workload, site, period) with an `active` binary, when the minimum is > 0; the pools are
     (site, GPU, option, tenant) of the workload's replica slots at the site, fixed options' counts
-    in every period.
+    in every period. The `min_instances` row is left out where the LP already implies it: when
+    every slot's replica fills at least a whole instance (g[c] >= gpus_per_instance, e.g. the
+    1-GPU instances of edge sites), packing gives sum inst >= sum_c g[c] n[c] / G >= sum n >= min x
+    active >= active, so the row would only cost memory (`min_instances_implied`).
     """
     min_rep = m.index.data.min_replicas_per_active_site
     if min_rep <= 0:
@@ -98,15 +101,30 @@ def add_min_replicas(m: FleetModel) -> None:
     slots_at = _replicas_at(m)
     for (w, s), act in m.active.items():
         pools = sorted({(ix.candidates[c].gpu, o, ix.tenant(w)) for c, _s, o in slots_at[(w, s)]})
+        implied = min_instances_implied(m, slots_at[(w, s)])
         for t in ix.periods:
             m.add(
                 "min_replicas",
                 (w, s, t),
                 _row([*replica_terms(m, slots_at[(w, s)], t), (act, -float(min_rep))], GE),
             )
+            if implied:
+                continue
             held = [inst for g, o, ten in pools if (inst := m.instance(s, g, o, t, ten)) is not None]
             if held:
                 m.add("min_instances", (w, s, t), _row([*((v, 1.0) for v in held), (act, -1.0)], GE))
+
+
+def min_instances_implied(m: FleetModel, slots: list[tuple[str, str, str]]) -> bool:
+    """Whether every replica of `slots` fills at least one whole instance of its offer
+    (gpus_per_replica >= gpus_per_instance), so the packing and minimum-replica rows already
+    imply a whole instance per active site and period, in the LP too."""
+    ix = m.index
+    for c, s, o in slots:
+        cand = ix.candidates[c]
+        if cand.gpus_per_replica < ix.offers[(s, cand.gpu, o)].gpus_per_instance:
+            return False
+    return True
 
 
 def add_hybrid_placement(m: FleetModel) -> None:

@@ -277,6 +277,23 @@ def test_an_active_site_holds_a_whole_instance_even_in_the_lp_relaxation() -> No
     assert h.getInfo().objective_function_value == pytest.approx(sol.objective / 8)
 
 
+def test_min_instances_rows_are_left_out_where_packing_implies_them() -> None:
+    """A pool whose replicas fill whole instances (1-GPU replicas on 1-GPU instances) needs no
+    `min_instances` row: the LP relaxation still buys the whole instance (packing and the minimum
+    replicas imply it), and the MIP optimum is the same."""
+    data = fleet(
+        offers=(offer("fra", "h100", "on_demand", 2.0, gpi=1),),
+        demand_rps={("chat", "eu", "day"): 1.0},
+        min_replicas_per_active_site=1,
+    )
+    model = build_model(data)
+    assert not model.constraints.get("min_instances")
+    assert model.constraints["min_replicas"]
+    sol = run(data)
+    assert sol.objective == pytest.approx(2.0 * 730)
+    assert relaxation_bound(model, RunOptions()) == pytest.approx(sol.objective)
+
+
 def test_hybrid_placement_uses_a_central_and_an_edge_site() -> None:
     sites = (SiteData("fra", "central"), SiteData("edge1", "edge"))
     offers = (offer("fra", "h100", "on_demand", 1.0), offer("edge1", "h100", "on_demand", 5.0))
