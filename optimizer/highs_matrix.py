@@ -194,10 +194,17 @@ def highs_matrix(problem: Any, columns: list[Any] | None = None) -> HighsMatrix:
         row_upper.append(inf if ub is None else float(ub))
     idx = np.frombuffer(index, dtype=np.int32) if len(index) else np.zeros(0, dtype=np.int32)
     val = np.frombuffer(value, dtype=float) if len(value) else np.zeros(0)
+    per_row = np.frombuffer(lengths, dtype=np.int64) if len(lengths) else np.zeros(0, dtype=np.int64)
     nonzero = val != 0
-    row_of = np.repeat(np.arange(len(lengths)), np.frombuffer(lengths, dtype=np.int64) if len(lengths) else 0)
-    kept = np.bincount(row_of[nonzero], minlength=len(lengths))
-    starts = (np.cumsum(kept) - kept).astype(np.int32)
+    if nonzero.all():  # the usual case: the buffers are the arrays (no mask, no copies)
+        starts = (np.cumsum(per_row) - per_row).astype(np.int32)
+        idx_kept, val_kept = idx, val
+    else:
+        row_of = np.repeat(np.arange(len(per_row), dtype=np.int32), per_row)
+        kept = np.bincount(row_of[nonzero], minlength=len(per_row))
+        starts = (np.cumsum(kept) - kept).astype(np.int32)
+        idx_kept, val_kept = idx[nonzero].copy(), val[nonzero].copy()
+    del nonzero
     return HighsMatrix(
         variables,
         cost,
@@ -207,8 +214,8 @@ def highs_matrix(problem: Any, columns: list[Any] | None = None) -> HighsMatrix:
         np.array(row_lower, dtype=float),
         np.array(row_upper, dtype=float),
         starts,
-        idx[nonzero].copy(),
-        val[nonzero].copy(),
+        idx_kept,
+        val_kept,
         float(problem.objective.constant or 0.0),
         row_names,
     )

@@ -35,6 +35,32 @@ def _blocks(model: Any, mat: HighsMatrix) -> tuple[list[Any], list[tuple[int, in
     return blocks, [(where[c], rows[r]) for c, r in wb.linked]
 
 
+@pytest.mark.parametrize("zero", [False, True])
+def test_matrix_holds_every_row_of_the_problem(zero: bool) -> None:
+    """Rows as CSR arrays, with or without terms whose coefficient is 0 (those are dropped)."""
+    import pulp
+
+    prob = pulp.LpProblem("m", pulp.LpMinimize)
+    add = getattr(prob, "add_variable", None)  # PuLP >= 3.3; LpVariable(...) directly is deprecated
+    x, y, z = (add(n, 0) if add else pulp.LpVariable(n, 0) for n in "xyz")
+    prob += x + 2 * y + 3
+    prob += x + y >= 1, "a"
+    prob += (0 * x if zero else 4 * x) + z <= 5, "b"
+    prob += 2 * y - z == 0, "c"
+    mat = highs_matrix(prob)
+    dense = np.zeros((3, 3))
+    for i in range(3):
+        end = mat.starts[i + 1] if i < 2 else len(mat.index)
+        dense[i, mat.index[mat.starts[i] : end]] = mat.value[mat.starts[i] : end]
+    names = [v.name for v in mat.variables]
+    want = {"a": {"x": 1, "y": 1}, "b": {"z": 1} if zero else {"x": 4, "z": 1}, "c": {"y": 2, "z": -1}}
+    for i, row in enumerate(mat.row_names):
+        assert {names[j]: dense[i, j] for j in range(3) if dense[i, j]} == want[row]
+    assert len(mat.index) == (5 if zero else 6)
+    assert mat.row_lower.tolist() == [1, -np.inf, 0] and mat.row_upper.tolist() == [np.inf, 5, 0]
+    assert mat.cost.tolist() == [1, 2, 0] and mat.offset == 3
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_restriction_completed_by_the_fixed_values_is_a_plan_of_the_model(seed: int) -> None:
     """Fix the integer columns a plan leaves at 0 and half of the others at the plan's values: the

@@ -90,6 +90,8 @@ class FleetModel:
     """family -> key -> constraint."""
     family_rows: dict[str, int] = field(default_factory=dict)
     """Build family (build.CONSTRAINT_FAMILIES name) -> rows it added."""
+    rows_released: bool = False
+    """The rows' terms were dropped once the solver had them as a matrix (`release_row_terms`)."""
 
     # ---- construction helpers (used by the add_* functions) ----
 
@@ -229,6 +231,21 @@ class FleetModel:
             "constraints": int(self.problem.numConstraints()),
         }
 
+    def release_row_terms(self) -> None:
+        """Drop the terms of every row (names, bounds and counts stay): the solver reads the rows
+        once, as a matrix (`highs_matrix`), and the terms are most of a large model's memory
+        (synthetic huge: 15.9 million nonzeros, about 1 GB of the PuLP model's 2 GB). Variables,
+        their values and the cost terms are kept, so the plan is extracted as usual; the model
+        can no longer be written or solved again (`write_lp` refuses)."""
+        listed = self.problem.constraints
+        for con in listed() if callable(listed) else listed.values():  # PuLP >= 3.3: a call
+            getattr(con, "expr", con).clear()
+        self.rows_released = True
+
     def write_lp(self, path: str | Path) -> None:
         """Write the model as an LP file (names up to 255 characters)."""
+        if self.rows_released:
+            raise ValueError(
+                "the model's rows were released after the solve (release_row_terms); build it again"
+            )
         self.problem.writeLP(str(path), max_length=255)

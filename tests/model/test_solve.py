@@ -137,6 +137,40 @@ def test_highs_failure_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> Non
     assert sol.objective == pytest.approx(3 * 2.0 * 730)
 
 
+def test_a_large_model_releases_its_rows_once_highs_has_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above RELEASE_ROWS_FROM_COLUMNS the PuLP rows' terms are dropped after the matrix is built
+    (memory); the plan is extracted and checked as usual, and the model refuses to be written."""
+    from fleet_check import violations
+
+    monkeypatch.setattr(solve_mod, "RELEASE_ROWS_FROM_COLUMNS", 0)
+    data = fleet()
+    model = build_model(data)
+    rows = model.problem.numConstraints()
+    sol = solve(model)
+    assert model.rows_released and model.problem.numConstraints() == rows
+    assert sol.status is SolveStatus.OPTIMAL and sol.objective == pytest.approx(3 * 2.0 * 730)
+    assert violations(data, sol) == []
+    with pytest.raises(ValueError, match="released"):
+        model.write_lp("unused.lp")
+
+
+def test_a_released_model_does_not_fall_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(problem: Any, opts: RunOptions, columns: Any = None) -> _Run:
+        assert opts.release is not None
+        opts.release()
+        info = SolverInfo("highs", "", {}, 0.0, "Solve error")
+        return _Run(SolveStatus.ERROR, info, "simulated failure", released=True)
+
+    def never(problem: Any, opts: RunOptions) -> _Run:
+        raise AssertionError("CBC cannot read released rows")
+
+    monkeypatch.setattr(solve_mod, "RELEASE_ROWS_FROM_COLUMNS", 0)
+    monkeypatch.setattr(solve_mod, "_run_highs", broken)
+    monkeypatch.setattr(solve_mod, "_run_cbc", never)
+    with pytest.raises(SolverError, match=r"simulated failure \(no CBC fallback"):
+        solve(build_model(fleet()))
+
+
 def test_highs_unavailable_falls_back_to_cbc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pulp.HiGHS, "available", lambda self: False)
     sol = solve(build_model(fleet()))
