@@ -413,7 +413,7 @@ def test_every_rounding_with_a_gpu_type_limit_ends_in_a_plan() -> None:
     from optimizer.model.incumbent import rounded_start
 
     dived = 0
-    for seed in range(8):
+    for seed in (0, 4, 6, 7):  # of seeds 0-7: 0, 4 and 7 need the dive, 6 the spot-share repair
         model = build_model(
             synthetic_fleet(candidates=30, periods=12, sites=6, regions=4, workloads=4, seed=seed)
         )
@@ -430,7 +430,7 @@ def test_every_rounding_with_a_gpu_type_limit_ends_in_a_plan() -> None:
             dived += 1
         assert plan is not None, seed
         assert solve_mod._feasible(mat, plan.values)
-    assert dived >= 2  # seeds 0, 4 and 7 need the dive (a regression guard, not a target)
+    assert dived >= 2  # a guard that the fleets still exercise the dive, not a target
 
 
 def test_gpu_type_dive_is_empty_when_the_limit_does_not_bind() -> None:
