@@ -233,6 +233,30 @@ def relaxation_bound(model: FleetModel, opts: RunOptions) -> float | None:
     return float(model.problem.objective.value() or 0.0)
 
 
+def quick_bound(model: FleetModel, opts: RunOptions) -> float | None:
+    """A valid lower bound on the MIP's cost, fast: the LP relaxation without the rows
+    `FleetModel.relaxation_rows` lets a quick bound leave out (the site-activity rows, the big-M
+    rows that slow the simplex most), as the LP phase's loosest level. math.inf when even that
+    is infeasible; None when it did not solve within `opts.time_limit_s`. HiGHS only; with CBC,
+    the whole relaxation (`relaxation_bound`)."""
+    if opts.solver == "cbc" or not pulp.HiGHS(msg=False).available():
+        return relaxation_bound(model, opts)
+    levels = model.relaxation_rows()
+    mat = highs_matrix(model.problem, model.columns)
+    if not len(mat.variables):
+        return float(mat.offset)
+    h = _highs_of(mat.without_rows(levels[-1]) if levels else mat, opts, integer=False)
+    h.setOptionValue("time_limit", float(max(0.05, opts.time_limit_s)))
+    with native_stdout_to_stderr(discard=not opts.msg):
+        h.run()
+    status = str(h.getModelStatus().name)
+    if status == "kInfeasible":
+        return math.inf
+    if status != "kOptimal":
+        return None
+    return float(h.getInfo().objective_function_value) + mat.offset
+
+
 # ---------------------------------------------------------------- running solvers
 
 

@@ -101,6 +101,23 @@ def test_baseline_is_a_restriction_of_the_plans_problem() -> None:
     assert all(w.serverless_usd_per_request is None for w in bp.workloads)
 
 
+def test_single_gpu_baseline_solves_share_one_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU types' baseline MIPs share one limit: with none left after the first, the others
+    (whose bounds, all 0 here, are below its cost) are named as unsolved in the note."""
+    import optimizer.pipeline as pipeline
+    from optimizer.model.synthetic import synthetic_fleet
+
+    fleet = synthetic_fleet(candidates=8, periods=2, sites=3, regions=2, workloads=2, seed=1)
+    full, _ = pipeline.cheapest_single_gpu(fleet, SolveOptions(), 60.0)
+    assert full is not None and not full.unsolved
+    monkeypatch.setattr(pipeline, "quick_bound", lambda model, opts: 0.0)
+    best, skipped = pipeline.cheapest_single_gpu(fleet, SolveOptions(), 0.0)
+    assert best is not None and best.gpu == "gpu0" and best.unsolved == ("gpu3",), skipped
+    note = pipeline._gap_note(best)
+    assert "not proven the cheapest GPU type: gpu3 left unsolved" in note
+    assert full.cost <= best.cost + 1e-6
+
+
 def _with_measurement(tokens_per_s: float, tpot_ms: float | None = None) -> tuple[Any, Any]:
     loaded = load_problem(DATA / "small.yaml")
     p = loaded.problem
