@@ -204,7 +204,6 @@ def highs_matrix(problem: Any, columns: list[Any] | None = None) -> HighsMatrix:
         kept = np.bincount(row_of[nonzero], minlength=len(per_row))
         starts = (np.cumsum(kept) - kept).astype(np.int32)
         idx_kept, val_kept = idx[nonzero].copy(), val[nonzero].copy()
-    del nonzero
     return HighsMatrix(
         variables,
         cost,

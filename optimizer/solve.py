@@ -241,11 +241,11 @@ def quick_bound(model: FleetModel, opts: RunOptions) -> float | None:
     the whole relaxation (`relaxation_bound`)."""
     if opts.solver == "cbc" or not pulp.HiGHS(msg=False).available():
         return relaxation_bound(model, opts)
-    levels = model.relaxation_rows()
+    loosest = model.relaxation_rows()[-1]
     mat = highs_matrix(model.problem, model.columns)
     if not len(mat.variables):
         return float(mat.offset)
-    h = _highs_of(mat.without_rows(levels[-1]) if levels else mat, opts, integer=False)
+    h = _highs_of(mat.without_rows(loosest), opts, integer=False)
     h.setOptionValue("time_limit", float(max(0.05, opts.time_limit_s)))
     with native_stdout_to_stderr(discard=not opts.msg):
         h.run()
@@ -548,14 +548,14 @@ def _lp_phase(
     relax = _highs_of(mat.without_rows(levels[0]), opts, integer=False)
     first_s = 0.0
     for i, names in enumerate(levels):
-        budget = limit_s - (time.perf_counter() - begin)
-        if found[0] is not None and (budget <= 0.05 or TIGHTER_LP_FACTOR * first_s > budget + overrun_s):
+        # a tighter level (i > 0: the looser one solved) may use the overrun allowance too
+        room = limit_s - (time.perf_counter() - begin) + (overrun_s if i else 0.0)
+        if i and (room <= 0.05 or TIGHTER_LP_FACTOR * first_s > room):
             break  # no time left for a tighter LP
         if i:
             relax.addRows(*mat.rows_named(levels[i - 1] - names))
         # HiGHS's time limit counts every run of the object: the earlier levels' time included
-        allowed = max(0.05, budget) + (overrun_s if i else 0.0)
-        relax.setOptionValue("time_limit", float(time.perf_counter() - begin + allowed))
+        relax.setOptionValue("time_limit", float(time.perf_counter() - begin + max(0.05, room)))
         relax.run()
         status = str(relax.getModelStatus().name)
         elapsed = time.perf_counter() - begin
